@@ -1,0 +1,5 @@
+import sys
+
+from weakseg.cli import main
+
+sys.exit(main())

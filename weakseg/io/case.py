@@ -1,0 +1,170 @@
+"""A case: the MRI sequences of one study, on one reference grid, plus optional labels.
+
+Sources are a BraTS 2018 folder (``*_flair``, ``*_t1``, ``*_t1ce``, ``*_t2``, ``*_seg``),
+a BraTS 2021+/2023 folder (``*-t1n``, ``*-t1c``, ``*-t2w``, ``*-t2f``, ``*-seg``), explicit
+paths per sequence, or a DICOM folder (see ``weakseg.io.dicom``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from weakseg import SEQUENCES
+from weakseg.errors import WeakSegError
+from weakseg.io.image import has_image_suffix, overlap_fraction, read_image, resample_to, same_grid
+
+log = logging.getLogger("weakseg")
+
+# File-name suffix (before the extension) → canonical sequence. Both BraTS conventions.
+_NAME_PATTERNS = {
+    "t1": re.compile(r"[_-](t1|t1n)$", re.I),
+    "t1c": re.compile(r"[_-](t1ce|t1c|t1gd)$", re.I),
+    "t2": re.compile(r"[_-](t2|t2w)$", re.I),
+    "flair": re.compile(r"[_-](flair|t2f)$", re.I),
+    "seg": re.compile(r"[_-](seg|label|labels)$", re.I),
+}
+
+MIN_OVERLAP = 0.5
+"""Sequences covering less than this fraction of the reference's extent are refused, not resampled."""
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".nhdr"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def find_case_files(folder: Path) -> dict[str, Path]:
+    """Map canonical sequence names (and 'seg') to files in a BraTS-style folder."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or not has_image_suffix(path):
+            continue
+        stem = _stem(path)
+        for key, pattern in _NAME_PATTERNS.items():
+            if pattern.search(stem):
+                if key in found:
+                    raise WeakSegError(f"two files match sequence '{key}': {found[key].name} and {path.name}", folder)
+                found[key] = path
+                break
+    return found
+
+
+@dataclass
+class Case:
+    """Sequences on the reference grid. Voxels are never modified on load."""
+
+    case_id: str
+    images: dict[str, sitk.Image]
+    labels: sitk.Image | None = None
+    reference: str = "flair"
+    sources: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def grid(self) -> sitk.Image:
+        """The reference image: every output is written on its exact grid."""
+        return self.images[self.reference]
+
+    @property
+    def missing(self) -> list[str]:
+        return [s for s in SEQUENCES if s not in self.images]
+
+    def require(self, sequences: tuple[str, ...] | list[str]) -> None:
+        lacking = [s for s in sequences if s not in self.images]
+        if lacking:
+            raise WeakSegError(f"case lacks sequence(s) {', '.join(lacking)}; present: {', '.join(self.images) or 'none'}", self.case_id)
+
+
+def _pick_reference(images: dict[str, sitk.Image], preferred: str) -> str:
+    if preferred in images:
+        return preferred
+    for name in ("flair", "t1c", "t1", "t2"):
+        if name in images:
+            return name
+    raise WeakSegError("no MRI sequence found")
+
+
+def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str, Path],
+                  labels: sitk.Image | None = None, reference: str = "flair") -> Case:
+    """Put every sequence (and labels) on the reference grid, warning when resampling."""
+    if not images:
+        raise WeakSegError("no MRI sequence found (expected flair, t1, t1c/t1ce, t2 files)", case_id)
+    ref_name = _pick_reference(images, reference)
+    ref = images[ref_name]
+    warnings: list[str] = []
+    aligned: dict[str, sitk.Image] = {}
+    for name, image in images.items():
+        if same_grid(image, ref):
+            image.CopyInformation(ref)  # snap float round-off so later arithmetic is exact
+            aligned[name] = image
+            continue
+        frac = overlap_fraction(image, ref)
+        if frac < MIN_OVERLAP:
+            raise WeakSegError(
+                f"sequence '{name}' covers only {frac:.0%} of the {ref_name} extent; sequences do not belong to one study "
+                "or are not co-registered", sources.get(name, case_id))
+        msg = f"{name} resampled onto the {ref_name} grid ({'x'.join(map(str, image.GetSize()))} -> {'x'.join(map(str, ref.GetSize()))})"
+        log.warning(msg)
+        warnings.append(msg)
+        aligned[name] = resample_to(image, ref)
+    if labels is not None and not same_grid(labels, ref):
+        if overlap_fraction(labels, ref) < MIN_OVERLAP:
+            raise WeakSegError(f"labels do not overlap the {ref_name} grid", sources.get("seg", case_id))
+        msg = f"labels resampled (nearest neighbour) onto the {ref_name} grid"
+        log.warning(msg)
+        warnings.append(msg)
+        labels = resample_to(labels, ref, nearest=True)
+    elif labels is not None:
+        labels.CopyInformation(ref)
+    missing = [s for s in SEQUENCES if s not in aligned]
+    if missing:
+        from weakseg.methods import runnable_methods
+
+        msg = f"missing sequence(s) {', '.join(missing)}; methods that can still run: {', '.join(runnable_methods(aligned)) or 'none'}"
+        log.warning(msg)
+        warnings.append(msg)
+    return Case(case_id, aligned, labels, ref_name, dict(sources), warnings)
+
+
+def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Path] | None = None,
+              labels: str | Path | None = None, reference: str = "flair", case_id: str | None = None) -> Case:
+    """Load a case folder, a DICOM folder, or explicit per-sequence files.
+
+    ``sequences`` maps canonical names (t1, t1c, t2, flair) to files and overrides or
+    replaces what is found in ``source``.
+    """
+    files: dict[str, Path] = {}
+    if source is not None:
+        folder = Path(source)
+        if not folder.exists():
+            raise WeakSegError("case folder not found", folder)
+        if folder.is_file():
+            raise WeakSegError("is a file; give a case folder, or the sequences explicitly (--flair PATH ...)", folder)
+        files = find_case_files(folder)
+        if not files:
+            from weakseg.io.dicom import is_dicom_folder, load_dicom_case
+
+            if is_dicom_folder(folder):
+                return load_dicom_case(folder, reference=reference, overrides=sequences)
+            raise WeakSegError("no MRI files found (BraTS naming *_flair/_t1/_t1ce/_t2 or *-t2f/-t1n/-t1c/-t2w, or DICOM)", folder)
+        case_id = case_id or folder.name
+    for name, path in (sequences or {}).items():
+        if name not in SEQUENCES:
+            raise WeakSegError(f"unknown sequence '{name}' (expected one of {', '.join(SEQUENCES)})")
+        files[name] = Path(path)
+    if labels is not None:
+        files["seg"] = Path(labels)
+    if case_id is None:
+        first = next(iter(files.values()), None)
+        case_id = _stem(first).rsplit("_", 1)[0] if first else "case"
+    images = {name: read_image(path) for name, path in files.items() if name != "seg"}
+    label_image = read_image(files["seg"]) if "seg" in files else None
+    return assemble_case(case_id, images, files, label_image, reference)
