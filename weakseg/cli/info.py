@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Show a case's sequences, geometry and label volumes (ml).")
     add_case_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--series", action="store_true",
+                        help="for a DICOM folder: list its series and the sequence each is assigned to, then stop")
     parser.set_defaults(func=run)
 
 
@@ -50,7 +52,29 @@ def describe(case: Case) -> dict:
     return out
 
 
+def describe_series(folder: str) -> list[dict]:
+    """The series of a DICOM folder and the sequence each would be loaded as."""
+    from weakseg.io.dicom import assign_sequences, list_series
+
+    series = list_series(folder)
+    chosen, _ = assign_sequences(series)
+    assigned = {id(v): k for k, v in chosen.items()}
+    return [{"uid": s.uid, "number": s.series_number, "description": s.description, "modality": s.modality,
+             "files": s.n_files, "sequence": assigned.get(id(s))} for s in series]
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.series:
+        if not args.case:
+            raise SystemExit("weakseg: error: --series needs a DICOM folder")
+        rows = describe_series(args.case)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        for row in rows:
+            print(f"{row['number'] if row['number'] is not None else '-':>4}  {row['sequence'] or '-':<6} {row['modality']:<8} "
+                  f"{row['files']:>5} files  {row['description'] or '(no description)'}  {row['uid']}")
+        return 0
     info = describe(case_from_args(args))
     if args.json:
         print(json.dumps(info, indent=2))

@@ -100,24 +100,28 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
     ref_name = _pick_reference(images, reference)
     ref = images[ref_name]
     warnings: list[str] = []
+    # Refuse before resampling anything, so a bad study gives one error and no warnings.
+    for name, image in images.items():
+        if not same_grid(image, ref):
+            frac = overlap_fraction(image, ref)
+            if frac < MIN_OVERLAP:
+                raise WeakSegError(
+                    f"sequence '{name}' covers only {frac:.0%} of the {ref_name} extent; sequences do not belong to one "
+                    "study or are not co-registered", sources.get(name, case_id))
+    if labels is not None and not same_grid(labels, ref) and overlap_fraction(labels, ref) < MIN_OVERLAP:
+        raise WeakSegError(f"labels do not overlap the {ref_name} grid", sources.get("seg", case_id))
     aligned: dict[str, sitk.Image] = {}
     for name, image in images.items():
         if same_grid(image, ref):
             image.CopyInformation(ref)  # snap float round-off so later arithmetic is exact
             aligned[name] = image
             continue
-        frac = overlap_fraction(image, ref)
-        if frac < MIN_OVERLAP:
-            raise WeakSegError(
-                f"sequence '{name}' covers only {frac:.0%} of the {ref_name} extent; sequences do not belong to one study "
-                "or are not co-registered", sources.get(name, case_id))
-        msg = f"{name} resampled onto the {ref_name} grid ({'x'.join(map(str, image.GetSize()))} -> {'x'.join(map(str, ref.GetSize()))})"
+        msg = (f"{name} resampled onto the {ref_name} grid ({'x'.join(map(str, image.GetSize()))} -> "
+               f"{'x'.join(map(str, ref.GetSize()))} voxels)")
         log.warning(msg)
         warnings.append(msg)
         aligned[name] = resample_to(image, ref)
     if labels is not None and not same_grid(labels, ref):
-        if overlap_fraction(labels, ref) < MIN_OVERLAP:
-            raise WeakSegError(f"labels do not overlap the {ref_name} grid", sources.get("seg", case_id))
         msg = f"labels resampled (nearest neighbour) onto the {ref_name} grid"
         log.warning(msg)
         warnings.append(msg)
@@ -153,7 +157,7 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
             from weakseg.io.dicom import is_dicom_folder, load_dicom_case
 
             if is_dicom_folder(folder):
-                return load_dicom_case(folder, reference=reference, overrides=sequences)
+                return load_dicom_case(folder, reference=reference, overrides=sequences, labels=labels)
             raise WeakSegError("no MRI files found (BraTS naming *_flair/_t1/_t1ce/_t2 or *-t2f/-t1n/-t1c/-t2w, or DICOM)", folder)
         case_id = case_id or folder.name
     for name, path in (sequences or {}).items():

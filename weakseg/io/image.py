@@ -7,8 +7,15 @@ direction (LPS, as in DICOM and ITK), so geometry can never be separated from vo
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import re
+import struct
+import sys
+import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,37 +32,190 @@ def has_image_suffix(path: str | Path) -> bool:
     return any(name.endswith(s) for s in IMAGE_SUFFIXES)
 
 
-def _check_gzip(path: Path) -> None:
-    """ITK reports a truncated .gz as a generic read failure; name the real cause."""
+def _native_stderr(captured: list[str]):
+    """Capture what ITK and its format libraries print on the process's stderr (fd 2).
+
+    They bypass Python and would add lines of noise around the CLI's one-line error;
+    the captured text also holds the only precise reason for some failures (MetaIO).
+    """
+
+    @contextlib.contextmanager
+    def manager():
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (embedded interpreter): do not capture
+            yield
+            return
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                sink.seek(0)
+                captured.append(sink.read().decode("utf-8", "replace"))
+
+    return manager()
+
+
+def _require_gzip_magic(path: Path) -> None:
+    with open(path, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            raise WeakSegError("not gzip-compressed although named .gz (a renamed or non-image file?)", path)
+
+
+def _gzip_length(path: Path) -> int:
+    """Decompress fully (C zlib, output discarded), checking end marker and CRC; return the length.
+
+    ITK reads a truncated or corrupted .gz without any error (it returns a volume with
+    zeros or garbage), so this is the only place such a file is caught.
+    """
+    length = 0
     try:
         with gzip.open(path, "rb") as handle:
-            while handle.read(1 << 22):
-                pass
-    except (EOFError, OSError, zlib.error) as exc:
-        raise WeakSegError(f"truncated or corrupt gzip file ({exc})", path) from None
+            while chunk := handle.read(1 << 22):
+                length += len(chunk)
+    except EOFError:
+        raise WeakSegError(f"truncated .gz file: the compressed data ends early ({path.stat().st_size} bytes on disk)", path) from None
+    except (OSError, zlib.error) as exc:
+        raise WeakSegError(f"corrupt .gz file ({exc})", path) from None
+    return length
 
 
-def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool = True) -> sitk.Image:
-    """Read a 3D image (NIfTI, NRRD, MHA) or raise a one-line ``WeakSegError`` naming the file."""
+def _gzip_trailer_length(path: Path) -> int:
+    """The uncompressed length (mod 2**32) the gzip trailer records; no decompression."""
+    with open(path, "rb") as raw:
+        raw.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", raw.read(4))[0]
+
+
+def _is_nifti(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".nii") or name.endswith(".nii.gz")
+
+
+@dataclass(frozen=True)
+class _NiftiLayout:
+    offset: int  # first voxel byte
+    voxels: int
+    float_dtype: np.dtype | None  # set for float32/float64 data
+
+    @property
+    def expected_bytes(self) -> int:
+        return self.offset + self.voxels * (self.float_dtype.itemsize if self.float_dtype is not None else 0)
+
+
+def _nifti_layout(path: Path) -> tuple[_NiftiLayout, int]:
+    """Where a NIfTI-1/2 file's voxels are, and the bytes it must hold, from its header."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(540)
+    except EOFError:
+        raise WeakSegError("truncated .gz file: the compressed data ends inside the header", path) from None
+    except (OSError, zlib.error) as exc:
+        raise WeakSegError(f"corrupt .gz file ({exc})", path) from None
+    for endian in ("<", ">"):
+        if len(head) >= 4 and struct.unpack(endian + "i", head[:4])[0] in (348, 540):
+            break
+    else:
+        raise WeakSegError("not a NIfTI image: invalid header (garbage or another format under a NIfTI name)", path)
+    version = 1 if struct.unpack(endian + "i", head[:4])[0] == 348 else 2
+    if len(head) < (348 if version == 1 else 540):
+        raise WeakSegError(f"truncated NIfTI header ({len(head)} bytes)", path)
+    if version == 1:
+        dims = struct.unpack(endian + "8h", head[40:56])
+        datatype, bitpix = struct.unpack(endian + "2h", head[70:74])
+        offset = int(struct.unpack(endian + "f", head[108:112])[0])
+    else:
+        datatype, bitpix = struct.unpack(endian + "2h", head[12:16])
+        dims = struct.unpack(endian + "8q", head[16:80])
+        offset = struct.unpack(endian + "q", head[168:176])[0]
+    ndim = dims[0]
+    if not 1 <= ndim <= 7 or any(d < 1 for d in dims[1 : ndim + 1]) or bitpix <= 0:
+        raise WeakSegError(f"invalid NIfTI header (dimensions {list(dims[1:ndim + 1])}, {bitpix} bits per voxel)", path)
+    voxels = int(np.prod(dims[1 : ndim + 1], dtype=np.int64))
+    offset = max(offset, 352 if version == 1 else 544)
+    float_dtype = {16: np.dtype(endian + "f4"), 64: np.dtype(endian + "f8")}.get(datatype)
+    return _NiftiLayout(offset, voxels, float_dtype), offset + voxels * bitpix // 8
+
+
+def _nifti_nonfinite(path: Path, layout: _NiftiLayout) -> int:
+    """Count NaN/inf voxels in the file itself: ITK's NIfTI reader silently turns NaN into 0."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        handle.seek(layout.offset)
+        data = np.frombuffer(handle.read(layout.voxels * layout.float_dtype.itemsize), dtype=layout.float_dtype)
+    return int(data.size - np.count_nonzero(np.isfinite(data)))
+
+
+def _check_complete(path: Path, check_finite: bool = True, verify: bool = True) -> None:
+    """Refuse files that are truncated, corrupt or hold NaN, which ITK would read without complaint."""
+    size = path.stat().st_size
+    if size == 0:
+        raise WeakSegError("is empty (0 bytes)", path)
+    gz = path.name.lower().endswith(".gz")
+    length: int | None = size
+    if gz:
+        _require_gzip_magic(path)
+        length = _gzip_length(path) if verify else None
+    if _is_nifti(path):
+        layout, expected = _nifti_layout(path)
+        if length is None and _gzip_trailer_length(path) != expected % 2**32:
+            length = _gzip_length(path)  # the trailer disagrees: find out exactly what is wrong
+        if length is not None and length < expected:
+            raise WeakSegError(f"truncated NIfTI file: {length} of the {expected} bytes its header announces", path)
+        if check_finite and layout.float_dtype is not None:
+            bad = _nifti_nonfinite(path, layout)
+            if bad:
+                raise WeakSegError(f"contains {bad} NaN or infinite voxels", path)
+
+
+def _read_failure(path: Path, exc: RuntimeError, native: str) -> WeakSegError:
+    """A precise one-line reason for an ITK read failure."""
+    text = f"{exc}\n{native}"
+    name = path.name.lower()
+    if name.endswith((".nrrd", ".nhdr")):
+        with open(path, "rb") as handle:
+            if not handle.read(8).startswith(b"NRRD000"):
+                return WeakSegError("not an NRRD image: no NRRD magic line (garbage or another format?)", path)
+        nrrd = [line.split(": ", 1)[-1].strip() for line in text.splitlines() if line.startswith("[nrrd]")]
+        return WeakSegError(f"corrupt or truncated NRRD: {nrrd[-1] if nrrd else 'could not be read'}", path)
+    match = re.search(r"ideal = (\d+) : actual = (\d+)", text)
+    if match:
+        return WeakSegError(f"truncated image data: {match.group(2)} of {match.group(1)} bytes", path)
+    if "Unable to determine ImageIO reader" in text or "Could not create IO object" in text:
+        return WeakSegError("not a readable image (unknown format, or a corrupt header)", path)
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.strip().startswith("Exception thrown")]
+    return WeakSegError(f"could not be read as an image ({lines[-1] if lines else 'unknown reason'})", path)
+
+
+def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool = True, verify: bool = True) -> sitk.Image:
+    """Read a 3D image (NIfTI, NRRD, MHA) or raise a one-line ``WeakSegError`` naming the file.
+
+    ``verify`` checks a .gz file's CRC, which costs one extra decompression (about as
+    long as the read); with ``verify=False`` truncation is still caught from the gzip
+    trailer, but corruption inside the stream is not. Use it only for files already
+    verified once (a training loop re-reading its cases).
+    """
     path = Path(path)
     if not path.exists():
         raise WeakSegError("file not found", path)
     if path.is_dir():
         raise WeakSegError("is a folder, expected an image file", path)
-    if path.name.lower().endswith(".gz"):
-        _check_gzip(path)
+    _check_complete(path, check_finite, verify)
+    native: list[str] = []
     try:
-        image = sitk.ReadImage(str(path))
+        with _native_stderr(native):
+            image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()
-        detail = next((line for line in reason if "Could not create IO object" in line), None)
-        problem = "not a readable image (unknown format)" if detail else "could not be read as an image"
-        raise WeakSegError(problem, path) from None
+        raise _read_failure(path, exc, "".join(native)) from None
     if image.GetDimension() == 4 and image.GetSize()[3] == 1:
         image = image[:, :, :, 0]
-    if image.GetDimension() == 2 or (image.GetDimension() == 3 and image.GetSize()[2] == 1 and not allow_2d):
-        if not allow_2d:
-            raise WeakSegError(f"is a 2D image ({'x'.join(map(str, image.GetSize()[:2]))}); a 3D volume is needed", path)
+    if not allow_2d and (image.GetDimension() == 2 or (image.GetDimension() == 3 and image.GetSize()[2] == 1)):
+        raise WeakSegError(f"is a 2D image ({'x'.join(map(str, image.GetSize()[:2]))}); a 3D volume is needed", path)
     if image.GetDimension() > 3:
         raise WeakSegError(f"is a {image.GetDimension()}D image {image.GetSize()}; a 3D volume is needed", path)
     if image.GetNumberOfComponentsPerPixel() != 1:
@@ -70,7 +230,12 @@ def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool =
 def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -> Path:
     """Write atomically; the format follows the extension (.nii.gz, .nrrd, .seg.nrrd, .mha)."""
     path = Path(path)
-    write_with(path, lambda tmp: sitk.WriteImage(image, str(tmp), useCompression=compress))
+
+    def write(tmp: Path) -> None:
+        with _native_stderr([]):  # ITK warns on stderr about metadata a format cannot hold
+            sitk.WriteImage(image, str(tmp), useCompression=compress)
+
+    write_with(path, write)
     return path
 
 

@@ -1,0 +1,69 @@
+"""Model registry: SHA-256 verification, no unpickling, lookup by id and path."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from weakseg.cli import main
+from weakseg.errors import WeakSegError
+from weakseg.models import ModelCard, find_model, list_models, load_model
+
+
+def test_model_with_changed_weights_is_refused(tiny_model_dir, tmp_path, phantom_folder, capsys):
+    copy = tmp_path / "tampered"
+    shutil.copytree(tiny_model_dir, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0x01  # one flipped bit inside a tensor
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeakSegError, match="does not match the model card") as info:
+        load_model(copy)
+    assert str(weights) in str(info.value)
+    code = main(["segment", str(phantom_folder), "--model", str(copy), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "SHA-256" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_card_round_trip_and_lookup_by_id(tiny_model_dir, monkeypatch, tmp_path):
+    card = ModelCard.read(tiny_model_dir / "card.json")
+    assert card.sequences == ["flair", "t1", "t1c", "t2"]
+    assert [(e.name, e.value) for e in card.labels] == [("necrosis", 1), ("edema", 2), ("enhancing", 4)]
+    assert all(e.snomed_code for e in card.labels) and "research" in card.licence
+    monkeypatch.setenv("WEAKSEG_MODELS", str(tiny_model_dir.parent))
+    assert "tiny-test" in list_models()
+    assert find_model("tiny-test") == tiny_model_dir
+    model = load_model("tiny-test")
+    assert not model.network.training
+    with pytest.raises(WeakSegError, match="no model 'nonexistent'"):
+        find_model("nonexistent")
+
+
+def test_pickle_file_named_as_weights_is_not_loaded(tiny_model_dir, tmp_path):
+    """A pickled file in place of the safetensors fails as data, it is never unpickled."""
+    import json
+    import pickle
+
+    copy = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, copy)
+    weights = copy / "model.safetensors"
+    weights.write_bytes(pickle.dumps({"x": 1}))
+    card = json.loads((copy / "card.json").read_text())
+    from weakseg.models import sha256_file
+
+    card["weights"]["sha256"] = sha256_file(weights)
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(WeakSegError, match="do not fit|cannot|weights"):
+        load_model(copy)
+
+
+def test_shipped_default_model_loads_if_present():
+    try:
+        folder = find_model("default")
+    except WeakSegError:
+        pytest.skip("default model not shipped yet")
+    model = load_model("default")
+    assert model.card.id == "default-tumour"
+    assert (folder / "model.safetensors").stat().st_size <= 20 * 1024 * 1024

@@ -1,0 +1,199 @@
+"""The modules' Logic on a real MRML scene: train through WeakSegTrain, then Segment with WeakSegTumor.
+
+Acceptance of issue 5: training launched through the Logic on 2 synthetic cases registers
+a model that Segment then uses; Segment gives a segmentation node with the right geometry,
+terminology and provenance; slice labels and scribbles round-trip scene ⇄ store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+TINY_OPTIONS = {"base": 4, "depth": 2, "optimizer": "adamw", "branch_widths": [8, 8], "branch_conv": 4,
+                "branch_fc6": 4, "k": 1, "m": 1, "n": 1}
+TINY_RUN = {"iterations": 3, "device": "cpu", "amp": False, "threads": 1, "checkpoint_every": 3, "log_every": 1}
+
+
+@pytest.fixture(scope="module")
+def cases_root(tmp_path_factory):
+    from weakseg.phantom import PhantomConfig, make_tumour_case, write_case
+
+    root = tmp_path_factory.mktemp("cases")
+    for seed in (1, 2):
+        config = PhantomConfig.preset("tiny", seed=seed)
+        write_case(make_tumour_case(config), root / config.identifier)
+    return root
+
+
+@pytest.fixture(scope="module")
+def models_env(tmp_path_factory):
+    """A private user models folder, seen by the Logic (this process) and the worker alike."""
+    folder = tmp_path_factory.mktemp("user-models")
+    old = os.environ.get("WEAKSEG_MODELS")
+    os.environ["WEAKSEG_MODELS"] = str(folder)
+    yield {"WEAKSEG_MODELS": str(folder), "OMP_NUM_THREADS": "1"}
+    if old is None:
+        del os.environ["WEAKSEG_MODELS"]
+    else:
+        os.environ["WEAKSEG_MODELS"] = old
+
+
+@pytest.fixture(scope="module")
+def trained(cases_root, models_env, headless_slicer, tmp_path_factory):
+    """Train through the Train Logic (a real worker run); returns (run, model entry, config)."""
+    from WeakSegTrainLib.logic import WeakSegTrainLogic
+
+    logic = WeakSegTrainLogic(headless_slicer.scene, worker_env=models_env)
+    cases = logic.scan_cases(cases_root)
+    config = logic.training_config(cases, model_id="tiny-logic", out=tmp_path_factory.mktemp("run"),
+                                   options=TINY_OPTIONS, **TINY_RUN)
+    run = logic.start_training(config)
+    outcome = run.wait(timeout=300)
+    assert outcome.ok, outcome.message + "\n".join(outcome.stderr_tail[-20:])
+    return run, run.finish(), config
+
+
+def _load_case_volumes(scene, folder):
+    from weakseg.io.image import read_image
+    from weakseg_mrml.volumes import add_volume_from_image
+
+    return [add_volume_from_image(scene, read_image(path), path.name.split(".")[0])
+            for path in sorted(folder.glob("*.nii.gz")) if not path.name.endswith("_seg.nii.gz")]
+
+
+def test_training_through_the_logic_registers_a_selectable_model(trained, models_env):
+    from WeakSegOARLib.logic import WeakSegOARLogic
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+    run, entry, config = trained
+    assert entry.id == "tiny-logic" and str(entry.folder).startswith(models_env["WEAKSEG_MODELS"])
+    assert "tiny-logic" in [m.id for m in WeakSegTumorLogic().models()]
+    assert "tiny-logic" not in [m.id for m in WeakSegOARLogic().models()]  # a tumour model is not an OAR model
+    assert config["full_cases"] == ["Phantom_0001", "Phantom_0002"]
+    losses = run.curves["train/loss"]
+    assert [step for step, _ in losses] == [1, 2, 3] and all(np.isfinite(v) for _, v in losses)
+
+
+def test_sequences_are_auto_assigned_from_names(mrml_scene, cases_root):
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+    _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
+    assigned = WeakSegTumorLogic(mrml_scene).auto_assign()
+    assert {k: v.GetName() for k, v in assigned.items()} == {
+        "t1": "Phantom_0001_t1", "t1c": "Phantom_0001_t1ce", "t2": "Phantom_0001_t2", "flair": "Phantom_0001_flair"}
+
+
+def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, trained, cases_root, models_env):
+    from slicer import vtkMRMLSubjectHierarchyNode
+
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    from weakseg_mrml.provenance import read_provenance
+    from weakseg_mrml.segmentation import labelmap_from_segmentation
+    from weakseg_mrml.terminology import Terminology
+    from weakseg_mrml.volumes import image_from_volume
+
+    _, entry, _ = trained
+    volumes = _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
+    sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(mrml_scene)
+    study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "P1"), "MR")
+    for volume in volumes:
+        sh.SetItemParent(sh.GetItemByDataNode(volume), study)
+    logic = WeakSegTumorLogic(mrml_scene, worker_env=models_env)
+    inputs = logic.auto_assign()
+    run = logic.start_segment(inputs, "tiny-logic", device="cpu")
+    run.wait(timeout=300)
+    node = run.finish()
+
+    flair = inputs["flair"]
+    assert node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()) is flair
+    assert sh.GetItemParent(sh.GetItemByDataNode(node)) == study
+    segmentation = node.GetSegmentation()
+    assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == ["necrosis", "edema", "enhancing"]
+    assert Terminology.parse(segmentation.GetSegment("edema").GetTerminology()).type == ("SCT", "79654002", "Edema")
+    provenance = read_provenance(node)
+    card = json.loads((entry.folder / "card.json").read_text())
+    assert provenance.model_id == "tiny-logic" and provenance.model_sha256 == card["weights"]["sha256"]
+    assert provenance.device == "cpu" and provenance.parameters["device"] == "cpu"
+    # The node holds exactly what the worker wrote, on the flair grid.
+    written = sitk.ReadImage(json.loads(node.GetAttribute("WeakSeg.Outputs"))["labels"])
+    back = labelmap_from_segmentation(node, image_from_volume(flair))
+    assert np.array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(written))
+    assert run.stage == "write" and run.fraction == 1.0
+    for item in logic.low_confidence_slices(node):
+        point = logic.slice_point(node, item)
+        assert point[2] == pytest.approx(item["z_mm"])
+
+
+def test_segment_refuses_missing_sequence_before_starting(mrml_scene, trained, cases_root):
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    from weakseg.errors import WeakSegError
+
+    _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
+    logic = WeakSegTumorLogic(mrml_scene)
+    inputs = logic.auto_assign()
+    del inputs["t1c"]
+    with pytest.raises(WeakSegError, match="assign a volume to t1c"):
+        logic.start_segment(inputs, "tiny-logic")
+
+
+def test_annotation_is_saved_and_resumed_from_the_store(mrml_scene, cases_root, headless_slicer):
+    from WeakSegTrainLib.logic import WeakSegTrainLogic
+    from weakseg.labels import ABSENT, FOREGROUND, PRESENT, UNKNOWN, WeakLabelStore
+    from weakseg_mrml.segmentation import add_segment_from_mask
+    from weakseg_mrml.tags import get_tag
+    from weakseg_mrml.volumes import image_from_volume
+
+    logic = WeakSegTrainLogic(mrml_scene)
+    entry = next(e for e in logic.scan_cases(cases_root) if e.case_id == "Phantom_0002")
+    assert entry.status == "not started"
+    case = logic.open_case(entry)
+    reference = image_from_volume(case.reference)
+    # Mark the slice under a point as the user scrolls (the keyboard shortcut's call), and a range.
+    lps = reference.TransformIndexToPhysicalPoint((10, 10, 12))
+    assert logic.mark_slice("ET", PRESENT, ras=(-lps[0], -lps[1], lps[2])) == 12
+    logic.mark_slice("ET", ABSENT, index=2)
+    logic.set_first_last("WT", 20, 9)
+    assert logic.strip("WT") == [(0, 8, "absent"), (9, 20, "present"), (21, 31, "absent")]
+    node, ids = logic.scribble_segments("WT")
+    stroke = np.zeros(tuple(reversed(reference.GetSize())), bool)
+    stroke[12, 20:24, 20:30] = True
+    segment = node.GetSegmentation().GetSegment(ids["foreground"])
+    tags = {k: get_tag(segment, k) for k in ("WeakSeg.Role", "WeakSeg.Class", "WeakSeg.Polarity")}
+    add_segment_from_mask(node, stroke, reference, ids["foreground"], segment.GetName(), segment.GetColor(), tags)
+    logic.save_case(annotator="tester")
+
+    assert [e.status for e in logic.scan_cases(cases_root) if e.case_id == "Phantom_0002"] == ["partial"]
+    store = WeakLabelStore.open(entry.folder, create=False)
+    assert store.slice_ranges("WT") == [(9, 20)] and store.annotator == "tester"
+    assert (store.scribbles("WT") == FOREGROUND).sum() == stroke.sum()
+
+    headless_slicer.clear()  # a later session: nothing in the scene, everything from disk
+    resumed = WeakSegTrainLogic(mrml_scene).open_case(entry)
+    et = np.full(32, UNKNOWN, np.int8)
+    et[12], et[2] = PRESENT, ABSENT
+    from weakseg_mrml import scribbles as scr
+    from weakseg_mrml import slice_labels as sl
+
+    assert np.array_equal(sl.get_labels(resumed.tables["axial"], "ET"), et)
+    assert np.array_equal(scr.scribble_labels(resumed.scribbles, "WT", reference) == FOREGROUND, stroke)
+
+
+def test_training_resumes_from_its_checkpoint(trained, headless_slicer, models_env):
+    from WeakSegTrainLib.logic import WeakSegTrainLogic
+
+    _, _, config = trained
+    logic = WeakSegTrainLogic(headless_slicer.scene, worker_env=models_env)
+    run = logic.resume_training({**config, "iterations": 5})
+    outcome = run.wait(timeout=300)
+    assert outcome.ok, outcome.message
+    starts = [e for e in outcome.events if e["event"] == "progress" and e.get("message") == "resumed"]
+    assert starts and starts[0]["done"] == 3  # continued from the checkpoint, not from scratch
+    assert [step for step, _ in run.curves["train/loss"]] == [4, 5]
+    entry = run.finish()
+    card = json.loads((entry.folder / "card.json").read_text())
+    assert card["training"]["iterations"] == 5

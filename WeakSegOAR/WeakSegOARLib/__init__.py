@@ -1,0 +1,1 @@
+"""WeakSegOAR's Qt-free parts (importable on slicer-core for tests)."""

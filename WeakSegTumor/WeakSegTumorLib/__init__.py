@@ -1,0 +1,1 @@
+"""WeakSegTumor's Qt-free parts (importable on slicer-core for tests)."""

@@ -1,0 +1,53 @@
+"""``weakseg export-rtstruct``: labels → RT Structure Set referencing the original DICOM series."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from weakseg.rt import RtExportConfig, export_rtstruct
+from weakseg.rt.contours import ContourConfig
+from weakseg.rt.segments import read_names_json
+
+log = logging.getLogger("weakseg")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared with ``export-seg``."""
+    parser.add_argument("--labels", required=True, metavar="PATH",
+                        help="multi-label image (.nii.gz, .nrrd) or Slicer .seg.nrrd, on or inside the reference grid")
+    parser.add_argument("--reference", required=True, metavar="DIR", help="folder with the original DICOM image series")
+    parser.add_argument("--out", required=True, metavar="FILE.dcm", help="output DICOM file")
+    parser.add_argument("--names-json", metavar="PATH",
+                        help='label value → ROI name or {"name", "colour", "type", "code"} (default: BraTS sub-regions)')
+    parser.add_argument("--model-name", default="WeakSeg", help="algorithm name written into the file")
+    parser.add_argument("--model-version", default=None, help="algorithm version (default: weakseg version)")
+
+
+def config_from_args(args: argparse.Namespace) -> RtExportConfig:
+    base = RtExportConfig()
+    return RtExportConfig(
+        model_name=args.model_name,
+        model_version=args.model_version or base.model_version,
+        contours=ContourConfig(min_area_mm2=getattr(args, "min_area_mm2", base.contours.min_area_mm2),
+                               tolerance_mm=getattr(args, "tolerance_mm", base.contours.tolerance_mm)),
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("export-rtstruct", help="write labels as a DICOM RT Structure Set",
+                            description="Write labels as an RT Structure Set that references the original image series "
+                                        "(no image is re-exported).")
+    add_export_arguments(parser)
+    parser.add_argument("--min-area-mm2", type=float, default=1.0, help="drop islands and holes smaller than this (default 1)")
+    parser.add_argument("--tolerance-mm", type=float, default=0.5,
+                        help="point-reduction tolerance, capped at 0.3 pixel (default 0.5)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = read_names_json(args.names_json) if args.names_json else None
+    out = export_rtstruct(Path(args.labels), names, Path(args.reference), Path(args.out), config_from_args(args))
+    log.info("wrote %s", out)
+    return 0

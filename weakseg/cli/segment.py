@@ -1,0 +1,72 @@
+"""``weakseg segment CASE --model default --out DIR``: segment one case and say where each file went."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from weakseg.cli._case_args import add_case_arguments, case_from_args
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("segment", help="segment a case with a trained model (default: the shipped tumour model)",
+                            description="Writes a labelmap NIfTI on the case's grid, a .seg.nrrd for Slicer, a per-slice "
+                                        "probability CSV, a PNG overlay montage and a provenance JSON.")
+    add_case_arguments(parser)
+    parser.add_argument("--model", default="default", help="model id or folder (default: the shipped tumour model)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="auto uses CUDA when available, else CPU; MPS only when asked")
+    parser.add_argument("--tta", action="store_true", help="average with the left-right mirrored prediction")
+    parser.add_argument("--batch-size", type=int, help="slices per forward pass (default: from free memory)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--prefix", help="file name prefix (default: the case id)")
+    parser.add_argument("--progress", action="store_true", help="print progress events as JSON lines to stderr")
+    if _rt_available():
+        parser.add_argument("--rtstruct", metavar="REFERENCE_SERIES",
+                            help="also write an RT Structure Set referencing this DICOM series folder")
+    parser.set_defaults(func=run)
+
+
+def _rt_available() -> bool:
+    try:
+        from weakseg.rt import export_rtstruct  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from weakseg.inference import InferenceConfig, segment_case, write_outputs
+    from weakseg.models import load_model
+
+    progress = None
+    if args.progress:
+        progress = lambda event: print(json.dumps(event), file=sys.stderr, flush=True)  # noqa: E731
+    case = case_from_args(args)
+    config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads)
+    model = load_model(args.model)
+    result = segment_case(case, model, config, progress=progress)
+    paths = write_outputs(result, args.out, case, prefix=args.prefix)
+    if getattr(args, "rtstruct", None):
+        from weakseg.rt import export_rtstruct
+
+        paths["rtstruct"] = Path(_export_rt(export_rtstruct, result, args))
+    if not args.quiet:
+        seconds = result.provenance["seconds"]["total"]
+        print(f"case         {case.case_id}  (model {model.id}, {result.provenance['device']}, {seconds:.1f} s)")
+        for kind, path in paths.items():
+            print(f"{kind:<12} {path}")
+    return 0
+
+
+def _export_rt(export_rtstruct, result, args) -> Path:
+    """Call weakseg.rt's exporter with the labelmap and the segment names/colours."""
+    out = Path(args.out) / f"{args.prefix or result.provenance['case_id']}_rtstruct.dcm"
+    names = {e.value: {"name": e.name, "colour": [int(round(255 * c)) for c in e.color],
+                       **({"code": [e.snomed_code, e.snomed_meaning]} if e.snomed_code else {})}
+             for e in result.label_entries}
+    return export_rtstruct(result.labels, names, args.rtstruct, out)

@@ -1,0 +1,101 @@
+"""The run configuration, saved as ``config.json`` in every run folder.
+
+Everything that changes what a run computes is here or in the method's own config
+(``method_options``), so a run folder says exactly how its model was made, and
+``--resume`` can refuse to continue a run with a different configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from weakseg.errors import WeakSegError
+
+# Fields that may differ between a run and its resumption (they do not change the result).
+RESUMABLE_CHANGES = {"iterations", "resume", "progress_bar", "device", "threads", "log_every", "cache_dir", "checkpoint_every",
+                      "validate_every", "description", "licence", "out"}
+
+
+@dataclass
+class TrainConfig:
+    """A training run.
+
+    dataset: a case folder of case folders (each fully annotated) or a dataset manifest
+      (``weakseg.labels``); out: the run folder (checkpoint, events, curves, model/).
+    train_cases / validation_cases: case ids; None trains on every case not held out.
+    full_cases: ids trained with their voxel labels; the other training cases are
+      slice-labelled (weak labels from the store, or derived from their ground truth
+      when ``derive_weak`` is set). None = every case with labels is fully annotated.
+    checkpoint_every: iterations between atomic checkpoints; validate_every: between
+      validations on ``validation_cases`` (0 = only at the end, if any).
+    description / licence: copied into the model card (licence defaults to the BraTS note).
+    method_options: the method's own config (e.g. ``weakseg.methods.mixed.MixedConfig``).
+    """
+
+    method: str = "mixed"
+    dataset: str = ""
+    out: str = ""
+    iterations: int = 1000
+    seed: int = 0
+    train_cases: list[str] | None = None
+    validation_cases: list[str] = field(default_factory=list)
+    full_cases: list[str] | None = None
+    derive_weak: bool = False
+    derive_weak_erosion: int = 0
+    checkpoint_every: int = 100
+    validate_every: int = 0
+    log_every: int = 10
+    device: str = "auto"
+    amp: bool = True
+    threads: int | None = None
+    cache_dir: str | None = None
+    model_id: str = "model"
+    resume: bool = False
+    progress_bar: bool = True
+    description: str = ""
+    licence: str = ""
+    method_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise WeakSegError(f"iterations must be >= 1, got {self.iterations}")
+        if self.checkpoint_every < 1:
+            raise WeakSegError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise WeakSegError(f"unknown training option(s) {', '.join(unknown)}", path)
+        return cls(**data)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise WeakSegError("configuration file not found", path) from None
+        except json.JSONDecodeError as exc:
+            raise WeakSegError(f"configuration is not valid JSON ({exc})", path) from None
+        if not isinstance(data, dict):
+            raise WeakSegError("configuration must be a JSON object", path)
+        return cls.from_dict(data, path)
+
+
+def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: str | Path) -> None:
+    """Refuse to resume when a setting that changes the result differs from the saved run."""
+    changed = sorted(k for k in set(saved) | set(current)
+                     if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+    if changed:
+        raise WeakSegError(f"cannot resume: setting(s) {', '.join(changed)} differ from the saved run", path)

@@ -1,0 +1,194 @@
+"""Training cases in memory: normalised channel stacks, class maps and per-slice labels.
+
+Cases are loaded once (optionally cached as .npz, which needs no unpickling), cropped
+to the brain box, median-normalised and optionally shrunk in-plane, then kept in
+float16. Methods draw their batches from these arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+import torch.nn.functional as F
+
+from weakseg import brats
+from weakseg.errors import WeakSegError
+from weakseg.io.case import Case, find_case_files, load_case
+from weakseg.preprocess import PreprocessConfig, crop, prepare_channels, to_canonical
+
+log = logging.getLogger("weakseg")
+
+TUMOUR_CLASSES = ("necrosis", "edema", "enhancing")
+"""Network class indices 1..3 (0 = background); BraTS enhancing (4 or 3) becomes class 3."""
+
+UNKNOWN, ABSENT, PRESENT = -1, 0, 1
+
+
+@dataclass
+class TrainingCase:
+    """One case at training resolution.
+
+    stack: (C,z,h,w) float16; classes: (z,h,w) uint8 class indices or None (no voxel
+    labels used); slice_labels: (z, 3) int8 per tumour class, PRESENT/ABSENT/UNKNOWN;
+    usable: (z,) slices with enough brain to train on; full: trained with voxel labels;
+    classes_full: (z,H,W) class indices at the original resolution inside the brain box
+    (kept for validation cases only).
+    """
+
+    case_id: str
+    stack: np.ndarray
+    classes: np.ndarray | None
+    slice_labels: np.ndarray
+    usable: np.ndarray
+    full: bool
+    classes_full: np.ndarray | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.stack.shape[1]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How cases become training arrays (recorded in the model card).
+
+    inplane_downsample: shrink factor for y and x (1 = none); brain_fraction: a slice is
+    usable when its brain area is at least this share of the full slice (spec §5 item 7).
+    """
+
+    sequences: tuple[str, ...] = ("flair", "t1", "t1c", "t2")
+    normalisation: str = "median"
+    margin: int = 0
+    median_scale: float = 100.0
+    inplane_downsample: int = 1
+    brain_fraction: float = 0.05
+
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        return PreprocessConfig(self.normalisation, self.margin, self.median_scale)
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def class_map(labels: np.ndarray) -> np.ndarray:
+    """BraTS labels (either convention) → class indices 0..3 (1 necrosis, 2 edema, 3 enhancing)."""
+    labels = np.asarray(labels)
+    conv = brats.detect_convention(labels)
+    out = np.zeros(labels.shape, dtype=np.uint8)
+    out[labels == brats.NCR] = 1
+    out[labels == brats.ED] = 2
+    out[labels == conv.enhancing] = 3
+    return out
+
+
+def slice_presence(classes: np.ndarray) -> np.ndarray:
+    """(z, 3) int8: whether each tumour class occurs in each axial slice."""
+    flat = classes.reshape(classes.shape[0], -1)
+    return np.stack([(flat == c).any(1) for c in (1, 2, 3)], 1).astype(np.int8)
+
+
+def shrink_stack(stack: np.ndarray, factor: int) -> np.ndarray:
+    """Area-average each slice by ``factor`` in y and x (what inference does with ``inplane_downsample``)."""
+    if factor == 1:
+        return stack
+    c, z, h, w = stack.shape
+    size = (max(1, round(h / factor)), max(1, round(w / factor)))
+    t = torch.from_numpy(np.ascontiguousarray(stack.transpose(1, 0, 2, 3), dtype=np.float32))
+    return F.interpolate(t, size=size, mode="area").numpy().transpose(1, 0, 2, 3)
+
+
+def shrink_classes(classes: np.ndarray, factor: int, n_classes: int = 4) -> np.ndarray:
+    """Area-average the one-hot class maps, then take the majority class per coarse pixel."""
+    if factor == 1:
+        return classes
+    z, h, w = classes.shape
+    size = (max(1, round(h / factor)), max(1, round(w / factor)))
+    out = np.empty((z, *size), dtype=np.uint8)
+    for z0 in range(0, z, 32):
+        onehot = F.one_hot(torch.from_numpy(classes[z0:z0 + 32].astype(np.int64)), n_classes).permute(0, 3, 1, 2).float()
+        out[z0:z0 + 32] = F.interpolate(onehot, size=size, mode="area").argmax(1).numpy().astype(np.uint8)
+    return out
+
+
+def _cache_path(cache_dir: Path, folder: Path, config: DataConfig) -> Path:
+    stat = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(folder.iterdir()) if p.is_file()]
+    digest = hashlib.sha256(json.dumps([str(folder.resolve()), stat, config.key()]).encode()).hexdigest()[:20]
+    return cache_dir / f"{folder.name}-{digest}.npz"
+
+
+def load_training_case(folder: str | Path, config: DataConfig, *, keep_full: bool = False,
+                       cache_dir: str | Path | None = None) -> TrainingCase:
+    """Load one case folder, preprocess it and return it at training resolution (full labels, if any)."""
+    folder = Path(folder)
+    cache = _cache_path(Path(cache_dir), folder, config) if cache_dir else None
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as data:
+            classes = data["classes"] if data["classes"].size else None
+            full = data["classes_full"] if keep_full and data["classes_full"].size else None
+            return TrainingCase(str(data["case_id"]), data["stack"], classes, data["slice_labels"], data["usable"],
+                                classes is not None, full)
+    case = load_case(folder)
+    stack, classes, classes_full, slice_labels, usable = _arrays(case, config)
+    result = TrainingCase(case.case_id, stack, classes, slice_labels, usable, classes is not None,
+                          classes_full if keep_full else None)
+    if cache is not None:
+        from weakseg.io.atomic import write_with
+
+        empty = np.zeros(0, dtype=np.uint8)
+        write_with(cache, lambda tmp: np.savez(open(tmp, "wb"), case_id=np.array(case.case_id), stack=stack,
+                                               classes=empty if classes is None else classes,
+                                               classes_full=empty if classes_full is None else classes_full,
+                                               slice_labels=slice_labels, usable=usable))
+    return result
+
+
+def _canonical(case: Case) -> Case:
+    from dataclasses import replace
+
+    from weakseg.io.image import orientation_code
+
+    if orientation_code(case.grid) == "LPS":
+        return case
+    labels = to_canonical(case.labels) if case.labels is not None else None
+    return replace(case, images={k: to_canonical(v) for k, v in case.images.items()}, labels=labels)
+
+
+def _arrays(case: Case, config: DataConfig):
+    case = _canonical(case)
+    stack, box = prepare_channels(case, config.sequences, config.preprocess)
+    full_area = case.grid.GetSize()[0] * case.grid.GetSize()[1]
+    classes_full = None
+    if case.labels is not None:
+        try:
+            classes_full = class_map(crop(sitk.GetArrayViewFromImage(case.labels), box))
+        except ValueError as exc:
+            raise WeakSegError(str(exc), case.sources.get("seg", case.case_id)) from None
+    small = shrink_stack(stack, config.inplane_downsample).astype(np.float16)
+    usable = (stack != 0).any(0).reshape(stack.shape[1], -1).sum(1) >= config.brain_fraction * full_area
+    if classes_full is None:
+        return small, None, None, np.full((stack.shape[1], 3), UNKNOWN, np.int8), usable
+    classes = shrink_classes(classes_full, config.inplane_downsample)
+    return small, classes, classes_full, slice_presence(classes_full), usable
+
+
+def dataset_folders(dataset: str | Path) -> list[Path]:
+    """Case folders of a dataset: a folder whose sub-folders are cases, or a single case folder."""
+    root = Path(dataset)
+    if not root.exists():
+        raise WeakSegError("dataset not found", root)
+    if root.is_dir():
+        if find_case_files(root):
+            return [root]
+        folders = [p for p in sorted(root.iterdir()) if p.is_dir() and find_case_files(p)]
+        if not folders:
+            raise WeakSegError("no case folders found (expected sub-folders with *_flair/_t1/_t1ce/_t2 files)", root)
+        return folders
+    raise WeakSegError("dataset must be a folder of case folders or a dataset manifest (.json)", root)

@@ -1,0 +1,81 @@
+"""Multi-process training under ``torchrun``: the same command on 1 CPU, N GPUs or N nodes.
+
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; we then join a process group (NCCL on
+CUDA, gloo on CPU), wrap the network in DistributedDataParallel, and let only rank 0
+write files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def from_environment() -> DistInfo:
+    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def setup(device: torch.device) -> DistInfo:
+    """Join the process group torchrun prepared (no-op for a single process)."""
+    info = from_environment()
+    if info.enabled and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend=backend)
+    return info
+
+
+def device_for(info: DistInfo, device: torch.device) -> torch.device:
+    """One GPU per local rank; CPU stays CPU."""
+    if device.type == "cuda" and info.enabled:
+        return torch.device("cuda", info.local_rank)
+    return device
+
+
+def wrap(network: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    if not info.enabled:
+        return network
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(network, device_ids=ids, broadcast_buffers=True)
+
+
+def unwrap(network: nn.Module) -> nn.Module:
+    return network.module if isinstance(network, nn.parallel.DistributedDataParallel) else network
+
+
+def sync_buffers(network: nn.Module, info: DistInfo) -> None:
+    """Give every rank rank 0's BN statistics, so saved models do not depend on the rank."""
+    if not info.enabled:
+        return
+    for buffer in unwrap(network).buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def cleanup(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

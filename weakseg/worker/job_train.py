@@ -1,0 +1,77 @@
+"""``train`` job: run the training engine, then register the model so Segment can use it at once.
+
+Parameters: ``config`` (a ``weakseg.training.TrainConfig`` as a dict) and ``register``
+(copy the finished model into the user models folder, where the registry finds it by id).
+Training events become progress events: ``train`` with iteration/total, losses and ETA,
+and ``validation`` metrics, which the panel plots as curves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from weakseg.errors import WeakSegError
+from weakseg.worker.job import parameters_as
+
+_SKIP = {"event", "time", "iteration"}
+
+
+@dataclass
+class TrainParameters:
+    config: dict = field(default_factory=dict)
+    register: bool = True
+
+
+def training_progress(events, iterations: int):
+    """Adapter: training engine events → protocol progress events."""
+
+    def forward(record: dict) -> None:
+        kind = record.get("event")
+        metrics = {k: v for k, v in record.items() if k not in _SKIP and isinstance(v, (int, float))}
+        done = int(record.get("iteration", -1)) + 1
+        if kind == "iteration":
+            events.progress("train", done=done, total=iterations, metrics=metrics, eta_s=record.get("eta_seconds"))
+        elif kind == "validation":
+            events.progress("validation", done=done, total=iterations, metrics=metrics)
+        elif kind == "start":
+            events.progress("train", done=int(record.get("iteration", 0)), total=iterations,
+                            message="resumed" if record.get("resumed") else "started")
+        elif kind == "done":
+            events.progress("train", done=iterations, total=iterations, message="finished")
+
+    return forward
+
+
+def register_model(folder: Path, model_id: str) -> Path:
+    """Copy a model folder into the user models folder under its id (replacing an older one whole)."""
+    from weakseg.models import user_models_dir
+
+    target = user_models_dir() / model_id
+    staging = target.parent / f".{model_id}.incoming"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(folder, staging)
+    old = target.parent / f".{model_id}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def run(parameters: dict, events, job) -> dict:
+    p = parameters_as(TrainParameters, job)
+    from weakseg.models import ModelCard
+    from weakseg.training import TrainConfig, train
+
+    config = TrainConfig.from_dict({**p.config, "progress_bar": False}, job.path)
+    if not config.out:
+        raise WeakSegError("train job needs config.out (the run folder)", job.path)
+    folder = Path(train(config, training_progress(events, config.iterations), threading.Event()))
+    card = ModelCard.read(folder / "card.json")
+    registered = register_model(folder, card.id) if p.register else None
+    return {"model_folder": str(folder), "model_id": card.id, "registered": str(registered) if registered else None,
+            "run_folder": str(config.out), "metrics": card.metrics, "method": card.method}

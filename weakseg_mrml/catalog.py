@@ -1,0 +1,70 @@
+"""The models a panel can offer, read from their cards without importing torch.
+
+The Slicer process only lists models; torch is imported by the worker that runs them. The
+folders and their precedence are the registry's (``weakseg.models.registry``): the user
+models folder (``$WEAKSEG_MODELS`` or ``~/.weakseg/models``), where trained models are
+registered, then the models shipped in the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import weakseg
+
+CARD_NAME = "card.json"
+PACKAGE_MODELS = Path(weakseg.__file__).resolve().parent / "models"
+OAR_METHODS = ("oar",)
+
+
+def user_models_dir() -> Path:
+    return Path(os.environ.get("WEAKSEG_MODELS") or Path.home() / ".weakseg" / "models")
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    method: str
+    folder: Path
+    sequences: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)
+    description: str = ""
+    licence: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """'oar' for organ-at-risk models, else 'tumour'."""
+        return "oar" if self.method in OAR_METHODS or self.id.startswith("oar") else "tumour"
+
+    def title(self) -> str:
+        return f"{self.id} ({self.method}, {', '.join(self.sequences)})"
+
+
+def _read(folder: Path) -> ModelEntry | None:
+    try:
+        card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
+        return ModelEntry(str(card["id"]), str(card.get("method", "")), folder, list(card.get("sequences", [])),
+                          list(card.get("labels", [])), str(card.get("description", "")), str(card.get("licence", "")),
+                          dict(card.get("metrics", {})))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a broken card is reported when the model is loaded, not while listing
+
+
+def list_models(kind: str | None = None) -> list[ModelEntry]:
+    """Every readable model (user folder first; a user model hides a shipped one with the same folder name)."""
+    seen: dict[str, ModelEntry] = {}
+    for root in (user_models_dir(), PACKAGE_MODELS):
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            if folder.name in seen or not (folder / CARD_NAME).is_file():
+                continue
+            entry = _read(folder)
+            if entry is not None:
+                seen[folder.name] = entry
+    models = sorted(seen.values(), key=lambda m: m.id)
+    return [m for m in models if kind is None or m.kind == kind]

@@ -1,0 +1,176 @@
+"""The Segment flow shared by WeakSegTumor and WeakSegOAR: inputs → worker → segmentation node → export.
+
+Volumes are written from the scene to a job folder (geometry exact), the worker segments
+them, and the result comes back as a segmentation node on the reference volume's grid,
+under its study, with terminology and provenance — ready for the Segment Editor and for
+DICOM export. Export writes what the node holds now, so the user's edits are exported.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from weakseg import SEQUENCES
+from weakseg.errors import WeakSegError
+from weakseg.io.image import read_image, same_grid, write_image
+from weakseg_mrml import ATTRIBUTE_PREFIX
+from weakseg_mrml.catalog import ModelEntry, list_models
+from weakseg_mrml.logic_base import SceneLogic
+from weakseg_mrml.provenance import Provenance, read_provenance
+from weakseg_mrml.runs import Run
+from weakseg_mrml.segmentation import SegmentSpec, labelmap_from_segmentation, segment_values, segmentation_from_labelmap
+from weakseg_mrml.sequences import assign_sequences, scalar_volumes
+from weakseg_mrml.volumes import image_from_volume
+
+LOW_CONFIDENCE_ATTRIBUTE = ATTRIBUTE_PREFIX + "LowConfidenceSlices"
+OUTPUTS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Outputs"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class SegmentLogic(SceneLogic):
+    """Logic of a segmentation panel; ``model_kind`` picks which model cards it offers."""
+
+    model_kind = "tumour"
+
+    def __init__(self, scene=None, worker_env: dict | None = None):
+        SceneLogic.__init__(self, scene)
+        self.worker_env = dict(worker_env or {})
+
+    # ------------------------------------------------------------------ inputs
+
+    def models(self) -> list[ModelEntry]:
+        return list_models(self.model_kind)
+
+    def model(self, model: ModelEntry | str) -> ModelEntry:
+        if isinstance(model, ModelEntry):
+            return model
+        for entry in list_models():
+            if model in (entry.id, entry.folder.name, str(entry.folder)):
+                return entry
+        raise WeakSegError(f"no model '{model}' (available: {', '.join(m.id for m in self.models()) or 'none'})")
+
+    def volumes(self) -> list:
+        return scalar_volumes(self.scene)
+
+    def auto_assign(self, nodes=None) -> dict:
+        """Sequence → volume, guessed from names and series descriptions (the user can override)."""
+        return assign_sequences(self.volumes() if nodes is None else nodes)
+
+    @staticmethod
+    def reference_sequence(inputs: dict, model: ModelEntry) -> str:
+        """The grid the result is written on: FLAIR when the model uses it, else its first sequence."""
+        for name in ("flair", *model.sequences):
+            if name in inputs and name in model.sequences:
+                return name
+        raise WeakSegError(f"model '{model.id}' needs {', '.join(model.sequences)}; none is assigned")
+
+    def check_inputs(self, inputs: dict, model: ModelEntry) -> None:
+        unknown = sorted(set(inputs) - set(SEQUENCES))
+        if unknown:
+            raise WeakSegError(f"unknown sequence(s) {', '.join(unknown)}")
+        missing = [s for s in model.sequences if inputs.get(s) is None]
+        if missing:
+            raise WeakSegError(f"model '{model.id}' needs {', '.join(model.sequences)}; assign a volume to "
+                               f"{', '.join(missing)}")
+
+    # ------------------------------------------------------------------ segmenting
+
+    def start_segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
+                      work_dir: str | Path | None = None) -> Run:
+        """Write the inputs, start the worker and return the run (``run.finish()`` gives the node)."""
+        entry = self.model(model)
+        inputs = {k: v for k, v in inputs.items() if v is not None}
+        self.check_inputs(inputs, entry)
+        if device not in DEVICES and not device.startswith("cuda:"):
+            raise WeakSegError(f"unknown device '{device}' (expected {', '.join(DEVICES)})")
+        work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="weakseg-segment-"))
+        files = {}
+        for name in entry.sequences:
+            files[name] = str(write_image(image_from_volume(inputs[name]), work / "inputs" / f"{name}.nrrd"))
+        reference = self.reference_sequence(inputs, entry)
+        parameters = {"sequences": files, "model": str(entry.folder), "out": str(work / "out"), "device": device,
+                      "tta": tta, "reference": reference}
+        volume = inputs[reference]
+        return Run.start("segment", parameters, lambda result: self.import_result(result, volume),
+                         env=self.worker_env, work_dir=work)
+
+    def segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
+                timeout: float | None = None):
+        """Blocking Segment (scripts and tests): the segmentation node."""
+        run = self.start_segment(inputs, model, device=device, tta=tta)
+        run.wait(timeout)
+        return run.finish()
+
+    def import_result(self, result: dict, volume_node):
+        """Worker result → segmentation node on ``volume_node``'s exact grid."""
+        labels = read_image(result["outputs"]["labels"])
+        reference = image_from_volume(volume_node)
+        if not same_grid(labels, reference):
+            raise WeakSegError(f"result is not on the grid of '{volume_node.GetName()}'", result["outputs"]["labels"])
+        labels.CopyInformation(reference)  # NIfTI stores geometry in single precision; snap to the node's
+        specs = [SegmentSpec.from_label(label, tumour=bool(result.get("tumour", True))) for label in result["labels"]]
+        model = result["model"]
+        provenance = Provenance(model["id"], model.get("version", ""), model.get("sha256", ""),
+                                result.get("parameters", {}), device=str(result.get("provenance", {}).get("device", "")))
+        node = segmentation_from_labelmap(self.scene, labels, specs, name=f"{volume_node.GetName()} {model['id']}",
+                                          volume_node=volume_node, provenance=provenance)
+        node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps(result.get("low_confidence_slices", [])))
+        node.SetAttribute(OUTPUTS_ATTRIBUTE, json.dumps(result.get("outputs", {})))
+        return node
+
+    # ------------------------------------------------------------------ review
+
+    @staticmethod
+    def low_confidence_slices(segmentation_node) -> list[dict]:
+        text = segmentation_node.GetAttribute(LOW_CONFIDENCE_ATTRIBUTE)
+        return json.loads(text) if text else []
+
+    @staticmethod
+    def slice_point(segmentation_node, item: dict) -> tuple[float, float, float]:
+        """RAS point a slice view jumps to for a low-confidence slice (centre of the reference volume in-plane)."""
+        role = segmentation_node.GetReferenceImageGeometryReferenceRole()
+        volume = segmentation_node.GetNodeReference(role)
+        if volume is None:
+            raise WeakSegError(f"segmentation '{segmentation_node.GetName()}' has no reference volume")
+        image = image_from_volume(volume)
+        centre = image.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2 for s in image.GetSize()])
+        return (-centre[0], -centre[1], float(item["z_mm"]))
+
+    # ------------------------------------------------------------------ export
+
+    def export_inputs(self, segmentation_node, work: Path) -> tuple[Path, dict[int, str]]:
+        """The node as it is now (edits included) as a labelmap file, and value → ROI name."""
+        role = segmentation_node.GetReferenceImageGeometryReferenceRole()
+        volume = segmentation_node.GetNodeReference(role)
+        if volume is None:
+            raise WeakSegError(f"segmentation '{segmentation_node.GetName()}' has no reference volume to export on")
+        values = segment_values(segmentation_node)
+        labels = labelmap_from_segmentation(segmentation_node, image_from_volume(volume), values)
+        path = write_image(labels, work / "labels.nii.gz")
+        segmentation = segmentation_node.GetSegmentation()
+        names = {value: segmentation.GetSegment(segment_id).GetName() for segment_id, value in values.items()}
+        return path, names
+
+    def start_export(self, segmentation_node, reference_dir: str | Path, out_path: str | Path,
+                     kind: str = "rtstruct") -> Run:
+        if kind not in ("rtstruct", "seg"):
+            raise WeakSegError(f"unknown export kind '{kind}' (expected rtstruct or seg)")
+        work = Path(tempfile.mkdtemp(prefix="weakseg-export-"))
+        labels, names = self.export_inputs(segmentation_node, work)
+        provenance = read_provenance(segmentation_node)
+        parameters = {"labels": str(labels), "reference_dir": str(reference_dir), "out": str(out_path),
+                      "names": {str(k): v for k, v in names.items()},
+                      "model_name": f"WeakSeg {provenance.model_id}" if provenance else "WeakSeg",
+                      "model_version": provenance.model_version if provenance else ""}
+        return Run.start(f"export-{kind}", parameters, lambda result: Path(result["path"]), env=self.worker_env,
+                         work_dir=work)
+
+    def export(self, segmentation_node, reference_dir, out_path, kind: str = "rtstruct",
+               timeout: float | None = None) -> Path:
+        run = self.start_export(segmentation_node, reference_dir, out_path, kind)
+        run.wait(timeout)
+        return run.finish()
