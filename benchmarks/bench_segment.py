@@ -101,8 +101,11 @@ def machine_info(device: str) -> dict:
     return info
 
 
+MODEL = "default"
+
+
 def weakseg_command(case: Path, out: Path, device: str | None) -> list[str]:
-    cmd = [sys.executable, "-m", "weakseg", "segment", str(case), "--model", "default", "--out", str(out)]
+    cmd = [sys.executable, "-m", "weakseg", "segment", str(case), "--model", MODEL, "--out", str(out)]
     return cmd + (["--device", device] if device else [])
 
 
@@ -156,7 +159,7 @@ def report(result: dict) -> str:
         f"| pipeline | runs ok | wall median (s) | wall min (s) | CPU time median (s) | peak RSS (MB) |",
         "|---|---|---|---|---|---|",
     ]
-    for label, s in (("weakseg segment (default model)", w), ("MONAI SegResNet peer", p)):
+    for label, s in ((f"weakseg segment (model `{result.get('model', 'default')}`)", w), ("MONAI SegResNet peer", p)):
         if s and s.get("ok_runs"):
             lines.append(f"| {label} | {s['ok_runs']} | {s['wall_s_median']} | {s['wall_s_min']} | "
                          f"{s['cpu_s_median']} | {s['peak_rss_mb_max']:.0f} |")
@@ -203,17 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default=None, choices=("cpu", "cuda", "auto"),
                         help="passed to both pipelines (default: weakseg's own policy, peer on CPU)")
+    parser.add_argument("--model", default="default", help="model id or folder for weakseg segment (default: default)")
     parser.add_argument("--no-peer", action="store_true", help="skip the MONAI peer")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for segment-benchmark.{md,json}")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report's notes")
     args = parser.parse_args(argv)
+    global MODEL
+    MODEL = args.model
     if not args.case.is_dir():
         print(f"bench_segment: skipped (case folder {args.case} not found)")
         return 0
     scratch = Path(tempfile.mkdtemp(prefix="weakseg-bench-"))
     result = {"argv": " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code_version": code_version(),
-              "case": args.case.name, "machine": machine_info(args.device or "default"), "notes": args.note}
+              "case": args.case.name, "model": args.model, "machine": machine_info(args.device or "default"), "notes": args.note}
     try:
         runs, shown = bench("weakseg", weakseg_command, args.case, args.repeats, args.device, scratch)
         result.update(weakseg_runs=[asdict(r) for r in runs], weakseg=summarise(runs), weakseg_command=shown)

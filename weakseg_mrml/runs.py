@@ -28,6 +28,15 @@ def python_executable() -> str:
     return sys.executable
 
 
+def base_environment() -> dict[str, str] | None:
+    """Inside Slicer, the environment Slicer started with (its launcher sets paths for the app, which
+    ``PythonSlicer`` sets again for itself); elsewhere None (this process's environment)."""
+    slicer = sys.modules.get("slicer")
+    if slicer is not None and hasattr(slicer, "app") and hasattr(getattr(slicer, "util", None), "startupEnvironment"):
+        return dict(slicer.util.startupEnvironment())
+    return None
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -51,12 +60,15 @@ class Run:
     message: str = ""
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    checkpoint: int | None = None
+    """Last iteration a training run saved a checkpoint at (it can be resumed from there)."""
     value: object = None
     _outcome: WorkerOutcome | None = None
 
     @classmethod
     def start(cls, kind: str, parameters: dict, finisher=None, *, env: dict | None = None, work_dir=None) -> "Run":
-        client = WorkerClient(kind, parameters, python=python_executable(), env=env, work_dir=work_dir)
+        client = WorkerClient(kind, parameters, python=python_executable(), env=env, work_dir=work_dir,
+                              base_env=base_environment())
         return cls(client.start(), finisher)
 
     # ------------------------------------------------------------------ progress
@@ -76,6 +88,8 @@ class Run:
             self.eta_s = event.get("eta_s")
             self.message = event.get("message") or self.message
             step = event.get("done")
+            if event.get("message") == "checkpoint" and step is not None:
+                self.checkpoint = int(step)
             for name, value in (event.get("metrics") or {}).items():
                 if step is not None and isinstance(value, (int, float)) and name not in ("seconds_per_iteration",
                                                                                           "eta_seconds", "child_pid"):

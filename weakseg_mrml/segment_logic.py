@@ -12,7 +12,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import SimpleITK as sitk
 
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError

@@ -91,3 +91,14 @@ def test_edited_table_is_used(tmp_path):
     table = tmp_path / "t.csv"
     table.write_text("class,tg263,variants\nBrainstem,Brainstem,tronco encefalico\n")
     assert load_roi_table(table).lookup("Tronco-Encefalico") == "Brainstem"
+
+
+def test_holes_as_separate_nested_contours_are_read_even_odd():
+    """Files from planning systems that write a hole as its own contour read back with the hole."""
+    mask = np.zeros((40, 40), bool)
+    mask[5:35, 5:35] = True
+    mask[12:28, 12:28] = False
+    mask[17:23, 17:23] = True
+    rings = plane_rings(mask, (1.0, 1.0), EXACT)
+    assert len(rings) == 3
+    assert np.array_equal(rasterise_rings([r.points for r in rings], mask.shape), mask)

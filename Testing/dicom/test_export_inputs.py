@@ -9,7 +9,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from conftest import dciodvfy_errors, files_in, write_seg_nrrd
+from rt_helpers import dciodvfy_errors, files_in, write_seg_nrrd, synthetic_case  # noqa: F401  (synthetic_case is a fixture)
 from weakseg.cli import main
 from weakseg.errors import WeakSegError
 from weakseg.rt import export_rtstruct
@@ -106,3 +106,20 @@ def test_reference_without_images_is_refused(tmp_path, synthetic_case):
     with pytest.raises(WeakSegError, match="no DICOM image slices"):
         export_rtstruct(synthetic_case[2], None, tmp_path / "ref", tmp_path / "rt.dcm")
     assert not (tmp_path / "rt.dcm").exists()
+
+
+def test_reference_without_frame_of_reference_is_refused(shared_data, tmp_path):
+    """Real anonymised GE MR slices lack FrameOfReferenceUID: an RTSTRUCT could not be placed on them."""
+    from weakseg.rt.series import read_reference_series
+
+    folder = shared_data / "dicom" / "dicom2nifti_ge_anatomical_001" / "dcm"
+    if not folder.is_dir():
+        pytest.skip("dicom2nifti GE sample is absent")
+    grid = read_reference_series(folder).grid()
+    arr = np.zeros(grid.GetSize()[::-1], dtype=np.uint8)
+    arr[1:3, 100:150, 100:150] = 1
+    labels = sitk.GetImageFromArray(arr)
+    labels.CopyInformation(grid)
+    with pytest.raises(WeakSegError, match="lack FrameOfReferenceUID"):
+        export_rtstruct(labels, None, folder, tmp_path / "rt.dcm")
+    assert files_in(tmp_path) == []

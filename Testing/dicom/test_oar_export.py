@@ -13,7 +13,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from conftest import dciodvfy_errors, dice, on_grid, plastimatch_masks
+from rt_helpers import dciodvfy_errors, dice, on_grid, plastimatch_masks
 from weakseg.rt import RtExportConfig, export_rtstruct
 from weakseg.rt.segments import Segment, SegmentSet, resolve_style
 from weakseg.rt.series import write_synthetic_series

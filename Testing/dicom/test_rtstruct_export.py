@@ -7,7 +7,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from conftest import dciodvfy_errors, dice, drtdump, on_grid, plastimatch_masks
+from rt_helpers import dciodvfy_errors, dice, drtdump, on_grid, plastimatch_masks, synthetic_case  # noqa: F401  (synthetic_case is a fixture)
 from weakseg.rt import RtExportConfig, export_rtstruct
 from weakseg.rt.codes import STYLES
 from weakseg.rt.rtstruct_read import read_rtstruct

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial import cKDTree
 
-from conftest import dciodvfy_errors, files_in
+from rt_helpers import dciodvfy_errors, files_in, synthetic_case  # noqa: F401  (synthetic_case is a fixture)
 from weakseg.cli import main
 from weakseg.errors import WeakSegError
 from weakseg.labels import WeakLabelStore
@@ -116,3 +116,27 @@ def test_partial_structure_set_gives_unknown_not_absent(synthetic_case, tmp_path
     assert np.array_equal(store.full_mask("edema"), sitk.GetArrayFromImage(labels) == 2)
     listing = json.loads((tmp_path / "masks" / "rois.json").read_text())
     assert [r["class"] for r in listing["rois"]] == ["edema"]
+
+
+def test_complete_tumour_structure_set_gives_brats_regions(synthetic_case, tmp_path):
+    """All three sub-regions contoured: ET, TC and WT are derived into the store as full labels."""
+    _, series_dir, labels = synthetic_case
+    rt = export_rtstruct(labels, None, series_dir, tmp_path / "all.dcm")
+    summary = import_rtstruct(rt, series_dir, tmp_path / "masks", store_dir=tmp_path)
+    assert summary["derived_classes"] == ["ET", "TC", "WT"]
+    store = WeakLabelStore.open(tmp_path, create=False)
+    arr = sitk.GetArrayFromImage(labels)
+    arr[20, 5, 70] = 0  # the island below the minimum area is not in the structure set
+    assert np.array_equal(store.full_mask("WT"), np.isin(arr, (1, 2, 4)))
+    assert np.array_equal(store.full_mask("TC"), np.isin(arr, (1, 4)))
+    assert np.array_equal(store.full_mask("ET"), arr == 4)
+
+
+def test_roi_named_whole_tumour_maps_to_wt(synthetic_case, tmp_path):
+    _, series_dir, labels = synthetic_case
+    wt = sitk.BinaryThreshold(labels, 1, 4, 1, 0)
+    rt = export_rtstruct(wt, {1: "whole tumour"}, series_dir, tmp_path / "wt.dcm")
+    summary = import_rtstruct(rt, series_dir, tmp_path / "masks", store_dir=tmp_path)
+    assert summary["rois"][0]["name"] == "CTV_WholeTumour" and summary["present_classes"] == ["WT"]
+    assert summary["derived_classes"] == []
+    assert WeakLabelStore.open(tmp_path, create=False).full_mask("TC") is None

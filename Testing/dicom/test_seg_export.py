@@ -7,7 +7,7 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 
-from conftest import dciodvfy_errors
+from rt_helpers import dciodvfy_errors, synthetic_case  # noqa: F401  (synthetic_case is a fixture)
 from weakseg.cli import main
 from weakseg.rt.series import read_reference_series
 

@@ -223,3 +223,29 @@ def test_bad_dicom_series_gives_one_line_error(tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and str(tmp_path / "dicom") in lines[0] and "multi-frame image (4 frames)" in lines[0], lines
     assert _listing(work) == []
+
+
+def test_quiet_load_keeps_warnings_for_a_caller_that_may_refuse_the_case(tmp_path):
+    """A command that needs all four sequences loads quietly, so its refusal stays one line."""
+    import logging
+
+    from weakseg.io.case import load_case
+
+    flair = _write(_volume(), tmp_path / "flair.nii.gz")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("weakseg")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        case = load_case(sequences={"flair": flair}, log_warnings=False)
+        assert records == [] and any("missing sequence(s) t1, t1c, t2" in w for w in case.warnings)
+        with pytest.raises(WeakSegError, match="lacks sequence.*methods that can run on it: gan-seeds-flair"):
+            case.require(REQUIRED_SEQUENCES["mixed"])
+        load_case(sequences={"flair": flair})
+        assert [r.getMessage() for r in records] == case.warnings
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

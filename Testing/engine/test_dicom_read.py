@@ -159,6 +159,7 @@ def test_left_handed_grid_and_fractional_rescale(tmp_path):
 
 @pytest.mark.parametrize("problem, edit, match", [
     ("multi-frame", lambda ds, k: setattr(ds, "NumberOfFrames", 2), "multi-frame"),
+    ("enhanced", lambda ds, k: setattr(ds, "SOPClassUID", "1.2.840.10008.5.1.4.1.1.4.1"), "Enhanced MR Image Storage"),
     ("orientation", lambda ds, k: setattr(ds, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0]) if k == 3 else None,
      "orientation .* differs"),
     ("no pixels", lambda ds, k: delattr(ds, "PixelData") if k == 2 else None, "no pixel data"),

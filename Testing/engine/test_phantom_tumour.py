@@ -116,6 +116,16 @@ def test_write_refuses_unknown_naming(case, tmp_path):
         write_case(case, tmp_path, naming="brats2030")
 
 
+def test_physiology_can_be_skipped_without_changing_the_rest(case, tmp_path):
+    lean = make_tumour_case(PhantomConfig(shape=TINY, seed=3, physiology=False))
+    assert lean.physiology == {}
+    for name in (*SEQUENCES, "labels", "infiltration"):
+        assert np.array_equal(lean.array(name), case.array(name))
+    with pytest.raises(WeakSegError, match="without physiological maps"):
+        write_case(lean, tmp_path / "c", physiology=True)
+    assert not (tmp_path / "c").exists()  # refused before writing anything
+
+
 def test_tumour_contrasts_match_glioblastoma(case):
     labels = np.asarray(case.array("labels"))
     wm = (np.asarray(case.array("tissue")) == 3) & (labels == 0)
@@ -172,3 +182,19 @@ def test_derived_physiological_maps_obey_their_definitions(case):
 def test_too_small_shape_is_refused():
     with pytest.raises(WeakSegError, match="too small"):
         make_tumour_case(PhantomConfig(shape=(4, 48, 48)))
+
+
+def test_relative_medians_on_known_tissue_levels():
+    from weakseg.phantom.compare import relative_medians
+
+    rng = np.random.default_rng(0)
+    tissue = rng.integers(1, 4, (20, 30, 30))  # 1 CSF, 2 GM, 3 WM
+    labels = np.zeros(tissue.shape, np.uint8)
+    labels[:5, :5, :5], labels[5:10, :5, :5], labels[10:15, :5, :5] = 1, 2, 4
+    t1 = np.choose(tissue, [0, 100, 200, 300]).astype(np.int16)
+    t2 = np.choose(tissue, [0, 600, 300, 200]).astype(np.int16)
+    t2[labels == 2] = 500
+    ratios = relative_medians({"t1": t1, "t2": t2}, labels)
+    assert ratios["t1"]["csf"] == pytest.approx(1 / 3) and ratios["t1"]["gm"] == pytest.approx(2 / 3)
+    assert ratios["t2"]["csf"] == 3.0 and ratios["t2"]["gm"] == 1.5 and ratios["t2"]["ed"] == 2.5
+    assert ratios["t2"]["wm_level"] == 200.0

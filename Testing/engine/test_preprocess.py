@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
 
 from weakseg.errors import WeakSegError
 from weakseg.io.case import assemble_case, load_case
@@ -242,3 +244,36 @@ def test_prepare_channels_on_real_brats_case(brats_case):
     labels = sitk.GetArrayFromImage(case.labels)
     restored = restore(crop(labels, box), box, case)
     np.testing.assert_array_equal(sitk.GetArrayViewFromImage(restored), labels)  # the box holds every label voxel
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(mask=arrays(bool, st.tuples(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7))), margin=st.integers(0, 3))
+def test_box_is_tight_and_crop_uncrop_loses_nothing(mask, margin):
+    assume(mask.any())
+    tight = bounding_box(mask)
+    for axis, s in enumerate(tight):
+        first = np.take(mask, s.start, axis=axis)
+        last = np.take(mask, s.stop - 1, axis=axis)
+        assert first.any() and last.any()  # no empty border slice: the box is tight
+    box = bounding_box(mask, margin)
+    assert all(0 <= s.start <= t.start and t.stop <= s.stop <= n for s, t, n in zip(box, tight, mask.shape))
+    np.testing.assert_array_equal(uncrop(crop(mask, box), box, mask.shape), mask)
+
+
+@settings(max_examples=30, deadline=None)
+@given(order=st.permutations([0, 1, 2]), signs=st.tuples(*[st.sampled_from([-1.0, 1.0])] * 3),
+       code=st.sampled_from(["LPS", "RAS", "LPI", "ASL"]))
+def test_any_axis_order_round_trips_through_canonical(order, signs, code):
+    direction = np.zeros((3, 3))
+    for column, (axis, sign) in enumerate(zip(order, signs)):
+        direction[axis, column] = sign
+    array = np.arange(3 * 4 * 5, dtype=np.int16).reshape(3, 4, 5)
+    image = _image(array, spacing=(0.5, 1.0, 3.0), origin=(4.0, -2.0, 7.0), direction=tuple(direction.ravel()))
+    canonical = to_canonical(image, code)
+    assert sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(canonical.GetDirection()) == code
+    back = from_canonical(canonical, image)
+    assert back.GetDirection() == image.GetDirection() and back.GetOrigin() == image.GetOrigin()
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), array)

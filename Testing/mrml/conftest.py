@@ -19,7 +19,7 @@ pytest.importorskip("slicer_core", reason="slicer-core wheel not installed (pip 
 import slicer  # noqa: E402  (the wheel's meta-package, not Slicer's application package)
 from vtkmodules.util.misc import calldata_type  # noqa: E402
 from vtkmodules.util.vtkConstants import VTK_OBJECT  # noqa: E402
-from vtkmodules.vtkCommonCore import vtkCollection, vtkObject, vtkOutputWindow  # noqa: E402
+from vtkmodules.vtkCommonCore import vtkCollection, vtkOutputWindow  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # Module folders are what Slicer puts on sys.path; the Logic lives in <Module>Lib packages.

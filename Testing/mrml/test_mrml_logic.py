@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-TINY_OPTIONS = {"base": 4, "depth": 2, "optimizer": "adamw", "branch_widths": [8, 8], "branch_conv": 4,
-                "branch_fc6": 4, "k": 1, "m": 1, "n": 1}
-TINY_RUN = {"iterations": 3, "device": "cpu", "amp": False, "threads": 1, "checkpoint_every": 3, "log_every": 1}
+from weakseg_mrml.demo import TINY_MIXED_OPTIONS as TINY_OPTIONS
+from weakseg_mrml.demo import TINY_RUN, write_demo_cases
 
 
 @pytest.fixture(scope="module")
 def cases_root(tmp_path_factory):
-    from weakseg.phantom import PhantomConfig, make_tumour_case, write_case
-
     root = tmp_path_factory.mktemp("cases")
-    for seed in (1, 2):
-        config = PhantomConfig.preset("tiny", seed=seed)
-        write_case(make_tumour_case(config), root / config.identifier)
+    write_demo_cases(root)
     return root
 
 
@@ -43,19 +40,42 @@ def models_env(tmp_path_factory):
         os.environ["WEAKSEG_MODELS"] = old
 
 
+@dataclass
+class Trained:
+    cancelled: object      # the first run, cancelled mid-training
+    cancel_seconds: float
+    checkpoint: int        # iteration the cancelled run's checkpoint reached
+    run: object            # the resumed run, which finished and registered the model
+    entry: object          # the registered model's catalogue entry
+    config: dict
+
+
 @pytest.fixture(scope="module")
-def trained(cases_root, models_env, headless_slicer, tmp_path_factory):
-    """Train through the Train Logic (a real worker run); returns (run, model entry, config)."""
+def trained(cases_root, models_env, headless_slicer, tmp_path_factory) -> Trained:
+    """Train through the Train Logic as a user would: start, cancel mid-run, resume to the end (real workers)."""
     from WeakSegTrainLib.logic import WeakSegTrainLogic
+    from weakseg.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
     logic = WeakSegTrainLogic(headless_slicer.scene, worker_env=models_env)
-    cases = logic.scan_cases(cases_root)
-    config = logic.training_config(cases, model_id="tiny-logic", out=tmp_path_factory.mktemp("run"),
-                                   options=TINY_OPTIONS, **TINY_RUN)
-    run = logic.start_training(config)
+    out = tmp_path_factory.mktemp("run")
+    config = logic.training_config(logic.scan_cases(cases_root), model_id="tiny-logic", out=out, options=TINY_OPTIONS,
+                                   **{**TINY_RUN, "iterations": 100000, "checkpoint_every": 1})
+    first = logic.start_training(config)
+    deadline = time.monotonic() + 120
+    while first.checkpoint is None:  # cancel once the run can be resumed
+        assert first.running and time.monotonic() < deadline, first.client.outcome().message
+        first.poll()
+        time.sleep(0.05)
+    started = time.monotonic()
+    first.cancel()
+    cancel_seconds = time.monotonic() - started
+    reached = int(load_checkpoint(out / CHECKPOINT_NAME)["iteration"])
+    assert reached >= first.checkpoint
+    config = {**config, "iterations": reached + 2}
+    run = logic.resume_training(config)
     outcome = run.wait(timeout=300)
     assert outcome.ok, outcome.message + "\n".join(outcome.stderr_tail[-20:])
-    return run, run.finish(), config
+    return Trained(first, cancel_seconds, reached, run, run.finish(), config)
 
 
 def _load_case_volumes(scene, folder):
@@ -70,13 +90,26 @@ def test_training_through_the_logic_registers_a_selectable_model(trained, models
     from WeakSegOARLib.logic import WeakSegOARLogic
     from WeakSegTumorLib.logic import WeakSegTumorLogic
 
-    run, entry, config = trained
+    entry = trained.entry
     assert entry.id == "tiny-logic" and str(entry.folder).startswith(models_env["WEAKSEG_MODELS"])
     assert "tiny-logic" in [m.id for m in WeakSegTumorLogic().models()]
     assert "tiny-logic" not in [m.id for m in WeakSegOARLogic().models()]  # a tumour model is not an OAR model
-    assert config["full_cases"] == ["Phantom_0001", "Phantom_0002"]
-    losses = run.curves["train/loss"]
-    assert [step for step, _ in losses] == [1, 2, 3] and all(np.isfinite(v) for _, v in losses)
+    assert trained.config["full_cases"] == ["Phantom_0001", "Phantom_0002"]
+    card = json.loads((entry.folder / "card.json").read_text())
+    assert card["training"]["iterations"] == trained.checkpoint + 2
+
+
+def test_training_cancel_is_prompt_and_resume_continues_from_the_checkpoint(trained):
+    assert trained.cancel_seconds < 2.0 and not trained.cancelled.running
+    with pytest.raises(Exception, match="Cancelled"):
+        trained.cancelled.finish()
+    assert trained.checkpoint >= 1
+    starts = [e for e in trained.run.client.events if e["event"] == "progress" and e.get("message") == "resumed"]
+    assert starts and starts[0]["done"] == trained.checkpoint  # continued, not restarted
+    losses = trained.run.curves["train/loss"]
+    assert [step for step, _ in losses] == [trained.checkpoint + 1, trained.checkpoint + 2]
+    assert all(np.isfinite(value) for _, value in losses)
+    assert "left" not in trained.run.status_text  # finished: no ETA shown
 
 
 def test_sequences_are_auto_assigned_from_names(mrml_scene, cases_root):
@@ -97,7 +130,7 @@ def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, t
     from weakseg_mrml.terminology import Terminology
     from weakseg_mrml.volumes import image_from_volume
 
-    _, entry, _ = trained
+    entry = trained.entry
     volumes = _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
     sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(mrml_scene)
     study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "P1"), "MR")
@@ -183,17 +216,34 @@ def test_annotation_is_saved_and_resumed_from_the_store(mrml_scene, cases_root, 
     assert np.array_equal(scr.scribble_labels(resumed.scribbles, "WT", reference) == FOREGROUND, stroke)
 
 
-def test_training_resumes_from_its_checkpoint(trained, headless_slicer, models_env):
-    from WeakSegTrainLib.logic import WeakSegTrainLogic
+def test_catalogue_lists_what_the_registry_finds(trained):
+    from weakseg.models import list_models as registry_models
+    from weakseg_mrml.catalog import list_models
 
-    _, _, config = trained
-    logic = WeakSegTrainLogic(headless_slicer.scene, worker_env=models_env)
-    run = logic.resume_training({**config, "iterations": 5})
-    outcome = run.wait(timeout=300)
-    assert outcome.ok, outcome.message
-    starts = [e for e in outcome.events if e["event"] == "progress" and e.get("message") == "resumed"]
-    assert starts and starts[0]["done"] == 3  # continued from the checkpoint, not from scratch
-    assert [step for step, _ in run.curves["train/loss"]] == [4, 5]
-    entry = run.finish()
-    card = json.loads((entry.folder / "card.json").read_text())
-    assert card["training"]["iterations"] == 5
+    assert sorted(m.folder.name for m in list_models()) == registry_models()
+
+
+def test_segment_with_the_shipped_default_model(mrml_scene, cases_root, models_env):
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    from weakseg_mrml.catalog import PACKAGE_MODELS
+    from weakseg_mrml.provenance import read_provenance
+    from weakseg_mrml.terminology import Terminology
+
+    card_path = PACKAGE_MODELS / "default-tumour" / "card.json"
+    if not card_path.is_file():
+        pytest.skip("the default tumour model is not shipped in this checkout yet")
+    card = json.loads(card_path.read_text())
+    _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
+    logic = WeakSegTumorLogic(mrml_scene, worker_env=models_env)
+    default = next(m for m in logic.models() if m.folder == card_path.parent)
+    inputs = logic.auto_assign()
+    node = logic.segment(inputs, default, device="cpu", timeout=300)
+    assert node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()) is inputs[logic.reference_sequence(inputs, default)]
+    provenance = read_provenance(node)
+    assert provenance.model_id == card["id"] and provenance.model_sha256 == card["weights"]["sha256"]
+    segmentation = node.GetSegmentation()
+    assert segmentation.GetNumberOfSegments() == len(card["labels"])
+    for label in card["labels"]:
+        segment = segmentation.GetSegment(label["name"])
+        if label.get("snomed_code"):
+            assert Terminology.parse(segment.GetTerminology()).type[1] == label["snomed_code"]

@@ -7,37 +7,23 @@ from pathlib import Path
 
 import pytest
 
-TINY_TRAINING = {  # a few iterations of a very small network: exercises the real path in seconds
-    "method": "mixed", "iterations": 3, "checkpoint_every": 3, "log_every": 1, "device": "cpu", "amp": False,
-    "threads": 1, "method_options": {"base": 4, "depth": 2, "optimizer": "adamw", "branch_widths": [8, 8],
-                                     "branch_conv": 4, "branch_fc6": 4, "k": 1, "m": 1, "n": 1},
-}
+from weakseg_mrml.demo import TINY_MIXED_OPTIONS, TINY_RUN, write_demo_cases
 
-
-def write_tiny_cases(root: Path, seeds=(1, 2)) -> list[Path]:
-    from weakseg.phantom import PhantomConfig, make_tumour_case, write_case
-
-    folders = []
-    for seed in seeds:
-        config = PhantomConfig.preset("tiny", seed=seed)
-        folders.append(write_case(make_tumour_case(config), root / config.identifier))
-    return folders
+TINY_TRAINING = {"method": "mixed", **TINY_RUN, "method_options": TINY_MIXED_OPTIONS}
+"""A few iterations of a very small network: exercises the real training path in seconds."""
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("dataset")
-    write_tiny_cases(root)
+    write_demo_cases(root)
     return root
 
 
 @pytest.fixture(scope="session")
 def small_case(tmp_path_factory) -> Path:
     """A 78×120×120 case: inference on it lasts long enough to be interrupted."""
-    from weakseg.phantom import PhantomConfig, make_tumour_case, write_case
-
-    config = PhantomConfig.preset("small", seed=3)
-    return write_case(make_tumour_case(config), tmp_path_factory.mktemp("small") / config.identifier)
+    return write_demo_cases(tmp_path_factory.mktemp("small"), seeds=(3,), size="small")[0]
 
 
 @pytest.fixture(scope="session")
@@ -49,16 +35,6 @@ def models_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def worker_env(models_dir) -> dict[str, str]:
     return {"WEAKSEG_MODELS": str(models_dir), "OMP_NUM_THREADS": "1"}
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie (dead, not yet reaped by its new parent) counts as ended."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 @pytest.fixture(scope="session")

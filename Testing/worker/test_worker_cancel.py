@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from conftest import alive
+from worker_helpers import alive
 
 from weakseg.worker.client import WorkerClient
 

@@ -7,7 +7,6 @@ from weakseg_mrml.segment_logic import SegmentLogic
 
 class WeakSegOARLogic(SegmentLogic):
     """The Segment flow for organ-at-risk models (cards whose method is ``oar``); organs are coded as
-    anatomical structures, and export defaults to RTSTRUCT."""
+    anatomical structures; the panel opens with its RTSTRUCT export section expanded."""
 
     model_kind = "oar"
-    default_export = "rtstruct"

@@ -30,11 +30,10 @@ def register(sub) -> None:
 
 
 def _rt_available() -> bool:
-    try:
-        from weakseg.rt import export_rtstruct  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether weakseg.rt is installed, without importing it (pydicom/highdicom cost a second)."""
+    import importlib.util
+
+    return importlib.util.find_spec("weakseg.rt") is not None
 
 
 def run(args: argparse.Namespace) -> int:

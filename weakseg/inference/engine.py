@@ -46,7 +46,7 @@ class InferenceConfig:
     tta: also predict the left-right mirrored input and average the probabilities.
     patch_size / overlap: 3D sliding window (z, y, x) and the fraction neighbouring patches share.
     memory_fraction: share of free memory a batch may use when sizing it automatically.
-    threads: CPU threads for torch (None leaves torch's setting alone).
+    threads: CPU threads for torch (None: the idle cores, see ``cpu_threads``).
     """
 
     device: str = "auto"
@@ -65,6 +65,23 @@ class InferenceConfig:
             raise WeakSegError(f"overlap must be in [0, 1), got {self.overlap}")
         if self.batch_size is not None and self.batch_size < 1:
             raise WeakSegError(f"batch size must be >= 1, got {self.batch_size}")
+
+
+def cpu_threads() -> int:
+    """Threads for CPU inference: the cores not already busy (by the 1-minute load), at least 1.
+
+    On a shared machine, more OpenMP threads than idle cores makes PyTorch many times
+    slower (threads spin waiting for each other), so an oversubscribed machine gets 1.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def resolve_device(policy: str = "auto") -> torch.device:

@@ -122,18 +122,14 @@ def montage_rgb(background: np.ndarray, labels: np.ndarray, entries, n_slices: i
 
 
 def write_montage(case: Case, labels: sitk.Image, entries, path: str | Path) -> Path:
-    """PNG montage in canonical LPS orientation (radiological view: patient left on image right)."""
-    import matplotlib
+    """PNG montage in canonical LPS orientation (radiological view: patient left on image right).
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    Written with SimpleITK's PNG writer: importing matplotlib would cost about a second.
+    """
     background = sitk.GetArrayFromImage(to_canonical(case.grid))
     label_array = sitk.GetArrayFromImage(to_canonical(labels))
-    rgb = montage_rgb(background, label_array, entries)
-    buffer = io.BytesIO()
-    plt.imsave(buffer, rgb, format="png")
-    write_bytes_atomic(path, buffer.getvalue())
+    rgb = sitk.GetImageFromArray(montage_rgb(background, label_array, entries), isVector=True)
+    write_with(path, lambda tmp: sitk.WriteImage(rgb, str(tmp)))
     return Path(path)
 
 

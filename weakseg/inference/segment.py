@@ -13,7 +13,8 @@ import torch
 
 import weakseg
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import InferenceConfig, Progress, _emit, predict_patches_3d, predict_slices, resolve_device
+from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, predict_patches_3d, predict_slices,
+                                      resolve_device)
 from weakseg.io.case import Case
 from weakseg.preprocess import Box, PreprocessConfig, from_canonical, prepare_channels, restore, to_canonical
 
@@ -100,9 +101,9 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     card = model.card
     started = time.perf_counter()
     case.require(card.sequences)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(config.threads or cpu_threads())
     _emit(progress, stage="preprocess", fraction=0.0)
     work, reoriented = _canonical_case(case)
     preprocess = PreprocessConfig(**card.preprocessing) if card.preprocessing else PreprocessConfig()
@@ -137,7 +138,7 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     provenance = {
         "model_id": card.id, "model_sha256": card.weights.get("sha256"), "method": card.method,
         "weakseg_version": weakseg.__version__, "torch_version": torch.__version__, "device": str(device),
-        "tta": config.tta, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
+        "tta": config.tta, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
         "reoriented_to_LPS": reoriented, "seconds": {"preprocess": round(t_pre - started, 3),
                                                      "predict": round(t_pred - t_pre, 3),
                                                      "total": round(time.perf_counter() - started, 3)},

@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-global, not thread-safe
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -31,6 +40,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     suffix = "".join(target.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name.split('.')[0]}.", suffix=suffix, dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should get the user's usual mode
     tmp_path = Path(tmp)
     try:
         yield tmp_path

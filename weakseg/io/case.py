@@ -80,7 +80,10 @@ class Case:
     def require(self, sequences: tuple[str, ...] | list[str]) -> None:
         lacking = [s for s in sequences if s not in self.images]
         if lacking:
-            raise WeakSegError(f"case lacks sequence(s) {', '.join(lacking)}; present: {', '.join(self.images) or 'none'}", self.case_id)
+            from weakseg.methods import runnable_methods
+
+            raise WeakSegError(f"case lacks sequence(s) {', '.join(lacking)}; present: {', '.join(self.images) or 'none'}; "
+                               f"methods that can run on it: {', '.join(runnable_methods(self.images)) or 'none'}", self.case_id)
 
 
 def _pick_reference(images: dict[str, sitk.Image], preferred: str) -> str:
@@ -93,8 +96,13 @@ def _pick_reference(images: dict[str, sitk.Image], preferred: str) -> str:
 
 
 def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str, Path],
-                  labels: sitk.Image | None = None, reference: str = "flair") -> Case:
-    """Put every sequence (and labels) on the reference grid, warning when resampling."""
+                  labels: sitk.Image | None = None, reference: str = "flair", log_warnings: bool = True) -> Case:
+    """Put every sequence (and labels) on the reference grid, warning when resampling.
+
+    Warnings (resampling, missing sequences) are kept in ``Case.warnings`` and, unless
+    ``log_warnings`` is False, logged; a command that may still refuse the case (it
+    lacks a sequence the method needs) loads quietly and logs them itself.
+    """
     if not images:
         raise WeakSegError("no MRI sequence found (expected flair, t1, t1c/t1ce, t2 files)", case_id)
     ref_name = _pick_reference(images, reference)
@@ -118,12 +126,10 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
             continue
         msg = (f"{name} resampled onto the {ref_name} grid ({'x'.join(map(str, image.GetSize()))} -> "
                f"{'x'.join(map(str, ref.GetSize()))} voxels)")
-        log.warning(msg)
         warnings.append(msg)
         aligned[name] = resample_to(image, ref)
     if labels is not None and not same_grid(labels, ref):
         msg = f"labels resampled (nearest neighbour) onto the {ref_name} grid"
-        log.warning(msg)
         warnings.append(msg)
         labels = resample_to(labels, ref, nearest=True)
     elif labels is not None:
@@ -133,13 +139,16 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
         from weakseg.methods import runnable_methods
 
         msg = f"missing sequence(s) {', '.join(missing)}; methods that can still run: {', '.join(runnable_methods(aligned)) or 'none'}"
-        log.warning(msg)
         warnings.append(msg)
+    if log_warnings:
+        for msg in warnings:
+            log.warning(msg)
     return Case(case_id, aligned, labels, ref_name, dict(sources), warnings)
 
 
 def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Path] | None = None,
-              labels: str | Path | None = None, reference: str = "flair", case_id: str | None = None) -> Case:
+              labels: str | Path | None = None, reference: str = "flair", case_id: str | None = None,
+              log_warnings: bool = True) -> Case:
     """Load a case folder, a DICOM folder, or explicit per-sequence files.
 
     ``sequences`` maps canonical names (t1, t1c, t2, flair) to files and overrides or
@@ -157,7 +166,8 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
             from weakseg.io.dicom import is_dicom_folder, load_dicom_case
 
             if is_dicom_folder(folder):
-                return load_dicom_case(folder, reference=reference, overrides=sequences, labels=labels)
+                return load_dicom_case(folder, reference=reference, overrides=sequences, labels=labels,
+                                       log_warnings=log_warnings)
             raise WeakSegError("no MRI files found (BraTS naming *_flair/_t1/_t1ce/_t2 or *-t2f/-t1n/-t1c/-t2w, or DICOM)", folder)
         case_id = case_id or folder.name
     for name, path in (sequences or {}).items():
@@ -171,4 +181,4 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
         case_id = _stem(first).rsplit("_", 1)[0] if first else "case"
     images = {name: read_image(path) for name, path in files.items() if name != "seg"}
     label_image = read_image(files["seg"]) if "seg" in files else None
-    return assemble_case(case_id, images, files, label_image, reference)
+    return assemble_case(case_id, images, files, label_image, reference, log_warnings)

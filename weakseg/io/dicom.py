@@ -24,7 +24,7 @@ from pydicom.errors import InvalidDicomError
 
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
-from weakseg.io.image import _native_stderr
+from weakseg.io.image import capture_native_stderr
 
 log = logging.getLogger("weakseg")
 
@@ -147,7 +147,7 @@ def _pixels(ds: pydicom.Dataset, path: Path) -> tuple[np.ndarray, bool]:
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for codecs it lacks
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         try:
-            with _native_stderr([]):
+            with capture_native_stderr([]):
                 image = sitk.ReadImage(str(path))  # GDCM decodes JPEG, JPEG 2000, RLE; it rescales too
         except RuntimeError:
             name = getattr(syntax, "name", syntax)
@@ -156,14 +156,26 @@ def _pixels(ds: pydicom.Dataset, path: Path) -> tuple[np.ndarray, bool]:
         return array.reshape(array.shape[-2:]), True
 
 
-def _rescaled_dtype(stored: np.dtype, slopes: set[float], intercepts: set[float], lo: float, hi: float) -> np.dtype:
-    """Keep integers when the rescale maps integers to integers that fit; float32 otherwise."""
-    if all(float(s).is_integer() for s in slopes) and all(float(i).is_integer() for i in intercepts):
-        for dtype in (stored, np.int16, np.int32):
-            info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-            if info is not None and info.min <= lo and hi <= info.max:
-                return np.dtype(dtype)
-    return np.dtype(np.float32)
+def _stored_dtype(ds: pydicom.Dataset) -> np.dtype:
+    bits = int(ds.get("BitsAllocated", 16) or 16)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    return np.dtype(f"{'i' if signed else 'u'}{max(bits, 8) // 8}")
+
+
+def _compact(volume: np.ndarray, integral: bool, stored: np.dtype) -> np.ndarray:
+    """The stored integer type when values fit, else int16/int32, else float32.
+
+    Integer slope/intercept keep integers (CT in HU, most MR); any fractional rescale
+    gives float32, which holds MR intensities without meaningful loss.
+    """
+    if np.issubdtype(volume.dtype, np.integer) and volume.dtype == stored:
+        return volume
+    if integral:
+        lo, hi = float(volume.min()), float(volume.max())
+        for dtype in (stored, np.dtype(np.int16), np.dtype(np.int32)):
+            if np.issubdtype(dtype, np.integer) and np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+                return volume.astype(dtype)
+    return volume.astype(np.float32)
 
 
 def read_series(files: Iterable[str | Path]) -> sitk.Image:
@@ -228,30 +240,20 @@ def read_series(files: Iterable[str | Path]) -> sitk.Image:
         raise WeakSegError(f"slices are shifted in-plane by up to {in_plane:.2f} mm (gantry tilt?); "
                            "cannot stack them as one regular volume", where)
 
-    raw = []
-    already_rescaled = False
-    slopes, intercepts = set(), set()
+    planes, integral = [], True
     for path, ds in slices:
         array, rescaled = _pixels(ds, path)
         if array.shape != shape:
             raise WeakSegError(f"pixel data of shape {array.shape} is not a single {shape[0]}x{shape[1]} frame", path)
-        already_rescaled |= rescaled
-        slopes.add(float(ds.get("RescaleSlope", 1) or 1))
-        intercepts.add(float(ds.get("RescaleIntercept", 0) or 0))
-        raw.append(array)
-    stored = np.stack(raw)
-    if already_rescaled or (slopes == {1.0} and intercepts == {0.0}):
-        volume = stored
-    else:
-        values = [(s * float(stored.min()) + i, s * float(stored.max()) + i) for s in slopes for i in intercepts]
-        lo, hi = min(min(v) for v in values), max(max(v) for v in values)
-        dtype = _rescaled_dtype(stored.dtype, slopes, intercepts, lo, hi)
-        volume = np.empty(stored.shape, dtype=dtype)
-        for k, (_, ds) in enumerate(slices):
-            slope = float(ds.get("RescaleSlope", 1) or 1)
-            intercept = float(ds.get("RescaleIntercept", 0) or 0)
-            volume[k] = (stored[k].astype(np.float64) * slope + intercept).astype(dtype)
-
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+        if not rescaled and (slope, intercept) != (1.0, 0.0):
+            array = array.astype(np.float64) * slope + intercept  # modality values (e.g. Philips scaling)
+            integral &= slope.is_integer() and intercept.is_integer()
+        elif not np.issubdtype(array.dtype, np.integer):
+            integral = False
+        planes.append(array)
+    volume = _compact(np.stack(planes), integral, _stored_dtype(slices[0][1]))
     image = sitk.GetImageFromArray(volume)
     image.SetOrigin(tuple(float(v) for v in positions[0]))
     image.SetSpacing((float(pixel_spacing[1]), float(pixel_spacing[0]), spacing))
@@ -318,14 +320,14 @@ def assign_sequences(series: list[SeriesInfo], overrides: Mapping[str, str | Pat
         if len(found) > 1:
             msg = (f"{name}: {len(found)} series match; using {best.label()}; others: "
                    + "; ".join(s.label() for s in found if s is not best) + f" (choose with --{name} UID)")
-            log.warning(msg)
             warnings.append(msg)
         chosen[name] = best
     return chosen, warnings
 
 
 def load_dicom_case(folder: str | Path, reference: str = "flair",
-                    overrides: Mapping[str, str | Path] | None = None, labels: str | Path | None = None):
+                    overrides: Mapping[str, str | Path] | None = None, labels: str | Path | None = None,
+                    log_warnings: bool = True):
     """A :class:`~weakseg.io.case.Case` from the MR series of a DICOM folder.
 
     ``overrides`` maps a sequence to a SeriesInstanceUID, an exact SeriesDescription
@@ -345,7 +347,6 @@ def load_dicom_case(folder: str | Path, reference: str = "flair",
         if len(volumes) == 1:
             msg = (f"series {volumes[0].label()} has no recognised sequence name; "
                    f"treating it as {reference} (choose with --t1/--t1c/--t2/--flair UID)")
-            log.warning(msg)
             warnings.append(msg)
             chosen[reference] = volumes[0]
         else:
@@ -364,11 +365,13 @@ def load_dicom_case(folder: str | Path, reference: str = "flair",
             frames.add(what.frame_of_reference)
     if len(frames) > 1:
         msg = "series have different FrameOfReferenceUIDs; they are not registered to each other by the scanner"
-        log.warning(msg)
         warnings.append(msg)
     label_image = None
     if labels is not None:
         label_image, sources["seg"] = read_image(labels), Path(labels)
-    case = assemble_case(folder.name, images, sources, label_image, reference)
+    case = assemble_case(folder.name, images, sources, label_image, reference, log_warnings=False)
     case.warnings[:0] = warnings
+    if log_warnings:
+        for msg in case.warnings:
+            log.warning(msg)
     return case

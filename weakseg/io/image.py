@@ -17,6 +17,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -32,32 +33,29 @@ def has_image_suffix(path: str | Path) -> bool:
     return any(name.endswith(s) for s in IMAGE_SUFFIXES)
 
 
-def _native_stderr(captured: list[str]):
-    """Capture what ITK and its format libraries print on the process's stderr (fd 2).
+@contextlib.contextmanager
+def capture_native_stderr(captured: list[str]) -> Iterator[None]:
+    """Append to ``captured`` what ITK and its format libraries print on fd 2 meanwhile.
 
     They bypass Python and would add lines of noise around the CLI's one-line error;
     the captured text also holds the only precise reason for some failures (MetaIO).
+    Without a usable fd 2 (an embedded interpreter) nothing is captured.
     """
-
-    @contextlib.contextmanager
-    def manager():
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
         try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError):  # no usable fd 2 (embedded interpreter): do not capture
             yield
-            return
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                sink.seek(0)
-                captured.append(sink.read().decode("utf-8", "replace"))
-
-    return manager()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode("utf-8", "replace"))
 
 
 def _require_gzip_magic(path: Path) -> None:
@@ -208,7 +206,7 @@ def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool =
     _check_complete(path, check_finite, verify)
     native: list[str] = []
     try:
-        with _native_stderr(native):
+        with capture_native_stderr(native):
             image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise _read_failure(path, exc, "".join(native)) from None
@@ -232,7 +230,7 @@ def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -
     path = Path(path)
 
     def write(tmp: Path) -> None:
-        with _native_stderr([]):  # ITK warns on stderr about metadata a format cannot hold
+        with capture_native_stderr([]):  # ITK warns on stderr about metadata a format cannot hold
             sitk.WriteImage(image, str(tmp), useCompression=compress)
 
     write_with(path, write)

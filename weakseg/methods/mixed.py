@@ -29,7 +29,7 @@ from torch import nn
 from weakseg.errors import WeakSegError
 from weakseg.models.card import BRATS_LICENCE, LabelEntry, ModelCard, brats_labels
 from weakseg.nn.unet2d import UNet2D, UNet2DConfig
-from weakseg.training.data import ABSENT, PRESENT, UNKNOWN, DataConfig, TrainingCase
+from weakseg.training.data import ABSENT, PRESENT, UNKNOWN, DataConfig, TrainingCase, presence
 from weakseg.training.optim import NormalisedSGD, PlateauHalving
 
 MODES = ("multiclass", "WT", "TC", "ET")
@@ -157,15 +157,6 @@ class MixedConfig:
         return cls(**data)
 
 
-def region_presence(slice_labels: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
-    """(z,) PRESENT if any listed class is present, ABSENT if all are absent, else UNKNOWN."""
-    cols = slice_labels[:, [c - 1 for c in classes]]
-    out = np.full(cols.shape[0], UNKNOWN, np.int8)
-    out[(cols == ABSENT).all(1)] = ABSENT
-    out[(cols == PRESENT).any(1)] = PRESENT
-    return out
-
-
 @dataclass
 class Pools:
     """(case index, slice) pairs: fully annotated positives, negatives, slice-labelled positives."""
@@ -230,15 +221,15 @@ class MixedMethod:
         full, negative, weak = [], [], []
         for index, case in enumerate(cases):
             ok = self._slice_ok(case)
-            presence = region_presence(case.slice_labels, target)
+            present = presence(case, target)
             if case.full:
-                for z in np.flatnonzero(ok & (presence == PRESENT)):
+                for z in np.flatnonzero(ok & (present == PRESENT)):
                     full.append((index, z))
             if case.full or cfg.branch:
-                for z in np.flatnonzero(ok & (presence == ABSENT)):
+                for z in np.flatnonzero(ok & (present == ABSENT)):
                     negative.append((index, z))
             if not case.full and cfg.branch:
-                for z in np.flatnonzero(ok & (presence == PRESENT)):
+                for z in np.flatnonzero(ok & (present == PRESENT)):
                     weak.append((index, z))
         as_array = lambda items: np.array(items, dtype=np.int64).reshape(-1, 2)  # noqa: E731
         self.pools = Pools(as_array(full), as_array(negative), as_array(weak))
@@ -250,7 +241,7 @@ class MixedMethod:
             raise WeakSegError("no slice-labelled tumour slice (P_WA is empty) and fill_weak_with_full is off")
         if cfg.mode == "multiclass":
             for c, name in zip((1, 2, 3), ("necrosis", "edema", "enhancing")):
-                if not any((case.slice_labels[:, c - 1] == PRESENT).any() for case in cases if case.full or cfg.branch):
+                if not any((presence(case, (c,)) == PRESENT).any() for case in cases if case.full or cfg.branch):
                     raise WeakSegError(f"class '{name}' never occurs in the training data; a 4-class model cannot learn it")
         multiple = network.config.multiple if network.config.same_padding else 1
         h = max(c.stack.shape[2] for c in cases)
@@ -282,6 +273,7 @@ class MixedMethod:
             rows, k, n_seg = self._compose(rng)
             labels = np.stack([self.cases[i].slice_labels[z] for i, z in rows])
             if cfg.mode != "multiclass" or (labels == PRESENT).any(0).all():
+                # each tumour class at least once per batch (paper 001, multiclass)
                 break
         else:
             raise WeakSegError(f"could not draw a batch holding every tumour class in {cfg.max_redraws} attempts")
@@ -301,7 +293,8 @@ class MixedMethod:
         images[flips] = images[flips, :, :, ::-1]
         seg_flips = flips[flips < n_seg]
         masks[seg_flips] = masks[seg_flips, :, ::-1]
-        branch_targets = [region_presence(labels, classes).astype(np.int64) for classes in cfg.branch_classes]
+        branch_targets = [np.array([presence(self.cases[i], classes)[z] for i, z in rows], np.int64)
+                          for classes in cfg.branch_classes]
         batch = {"images": torch.from_numpy(np.ascontiguousarray(images)),
                  "masks": torch.from_numpy(np.ascontiguousarray(masks))}
         if branch_targets:

@@ -100,7 +100,7 @@ def load_model(model_id_or_path: str | Path, device: str | torch.device = "cpu")
     try:
         state = load_file(str(weights))
         network.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError, ValueError) as exc:
+    except Exception as exc:  # safetensors and torch raise their own types for malformed data
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeakSegError(f"weights do not fit the network in the card ({first})", weights) from None
     device = torch.device(device)

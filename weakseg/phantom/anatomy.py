@@ -38,6 +38,7 @@ class BrainModel:
 
 
 def _ellipsoid_radius(z, y, x, centre, semi) -> np.ndarray:
+    centre, semi = [float(c) for c in centre], [float(s) for s in semi]  # Python floats keep float32 arrays float32
     return np.sqrt(((z - centre[0]) / semi[0]) ** 2 + ((y - centre[1]) / semi[1]) ** 2 + ((x - centre[2]) / semi[2]) ** 2)
 
 
@@ -50,7 +51,7 @@ def procedural_brain(shape: tuple[int, int, int], spacing: tuple[float, float, f
     rho = _ellipsoid_radius(z, y, x, centre, semi).astype(np.float32)
     outline = 1.0 + 0.035 * smooth_noise(rng, shape, 5) + 0.015 * smooth_noise(rng, shape, 12)
     # flatten the base a little, as the temporal lobes and cerebellum do
-    rho = rho * (1.0 + 0.12 * np.clip(-(z - centre[0]) / semi[0] - 0.55, 0, None))
+    rho = rho * (1.0 + 0.12 * np.clip(-(z - float(centre[0])) / float(semi[0]) - 0.55, 0, None))
     mask = rho < outline
     depth = outline - rho  # 0 at the surface, about 1 at the centre
 

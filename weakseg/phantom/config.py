@@ -27,7 +27,8 @@ class PhantomConfig:
     or (x, y, z) as SimpleITK orders it. Anatomy scales with the field of view
     (shape × spacing), so a tiny grid holds a small but complete head or brain.
     ``template="mni152"`` builds the tumour case on nilearn's MNI152 brain instead of the
-    procedural one (its grid is then always the BraTS 240 × 240 × 155 1 mm grid).
+    procedural one; its field of view is always BraTS's 240 × 240 × 155 mm, ``shape`` sets the
+    number of voxels and the spacing follows (the default shape gives the BraTS 1 mm grid).
     """
 
     seed: int = 0
@@ -39,6 +40,8 @@ class PhantomConfig:
     """Rician noise sigma as a fraction of the white-matter intensity."""
     bias: float = 0.12
     """Amplitude of the smooth multiplicative bias field (log scale)."""
+    physiology: bool = True
+    """Also make the physiological maps (paper 000); off saves a few seconds at BraTS size."""
     physiology_blur: float = 3.0
     """FWHM (mm, at adult-head scale) of the blur that gives physiological maps DTI/DSC resolution;
     it scales with the field of view like the anatomy does."""

@@ -17,7 +17,7 @@ from weakseg.phantom.fields import smooth_noise
 # relative signal: CSF, GM, WM | necrosis (BraTS label 1: necrotic and non-enhancing core), edema, enhancing
 CONTRAST = {
     "t1": {"tissue": (0.35, 0.72, 1.0), "ncr": 0.68, "ed": 0.78, "et": 0.80},
-    "t1c": {"tissue": (0.35, 0.74, 1.0), "ncr": 0.72, "ed": 0.78, "et": 1.85},
+    "t1c": {"tissue": (0.35, 0.74, 1.0), "ncr": 0.72, "ed": 0.78, "et": 2.00},
     "t2": {"tissue": (2.40, 1.60, 1.0), "ncr": 2.90, "ed": 2.40, "et": 2.30},
     "flair": {"tissue": (0.30, 1.35, 1.0), "ncr": 2.00, "ed": 2.10, "et": 2.20},
 }

@@ -14,6 +14,12 @@ from scipy import ndimage as ndi
 from weakseg.phantom.config import PhantomConfig
 
 
+def streams(seed: int, kind: str, n: int) -> list[np.random.Generator]:
+    """Independent random streams, so changing one part (e.g. noise) leaves the others alone."""
+    entropy = [int(seed), sum(kind.encode())]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(n)]
+
+
 def make_grid(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> sitk.Image:
     """An empty uint8 image on a BraTS-like LPS grid: identity direction, origin (0, -(ny-1)·sy, 0)."""
     nz, ny, nx = shape

@@ -22,8 +22,7 @@ from scipy import ndimage as ndi
 from weakseg.errors import WeakSegError
 from weakseg.phantom.config import PhantomCase, PhantomConfig
 from weakseg.phantom.contrast import bias_field
-from weakseg.phantom.fields import centred_coordinates, make_grid, signed_distance_mm, smooth_noise, to_image
-from weakseg.phantom.tumour_case import streams
+from weakseg.phantom.fields import centred_coordinates, make_grid, signed_distance_mm, smooth_noise, streams, to_image
 
 REFERENCE_FOV_MM = np.array([155.0, 240.0, 240.0])  # z, y, x
 SELLA_FROM_CENTRE_MM = np.array([-14.0, -5.0, 0.0])  # z, y, x at reference scale
@@ -71,13 +70,14 @@ class _Canvas:
         self.spacing_zyx = np.array(spacing[::-1], dtype=np.float64)
         fov = np.array(shape) * self.spacing_zyx
         self.scale = float(np.min(fov / REFERENCE_FOV_MM))
-        self.sella = SELLA_FROM_CENTRE_MM * self.scale
+        self.sella = [float(v) for v in SELLA_FROM_CENTRE_MM * self.scale]
         self.z, self.y, self.x = centred_coordinates(shape, spacing)
         self.min_radius = 1.0 * float(self.spacing_zyx.max())
 
-    def mm(self, point_xyz) -> np.ndarray:
+    def mm(self, point_xyz) -> list[float]:
+        """Grid millimetres (z, y, x) as Python floats, which keep float32 arrays float32."""
         x, y, z = point_xyz
-        return self.sella + self.scale * np.array([z, y, x], dtype=np.float64)
+        return [float(v) for v in np.array(self.sella) + self.scale * np.array([z, y, x], dtype=np.float64)]
 
     def _box(self, lo_mm, hi_mm):
         axes = (self.z.ravel(), self.y.ravel(), self.x.ravel())
@@ -93,9 +93,9 @@ class _Canvas:
 
     def ellipsoid(self, centre_xyz, semi_xyz, wobble: np.ndarray | None = None) -> np.ndarray:
         centre = self.mm(centre_xyz)
-        semi = np.maximum(self.scale * np.array(semi_xyz[::-1], dtype=np.float64), self.min_radius)
+        semi = [float(v) for v in np.maximum(self.scale * np.array(semi_xyz[::-1], dtype=np.float64), self.min_radius)]
         out = np.zeros(self.shape, bool)
-        box = self._box(centre - semi * 1.2, centre + semi * 1.2)
+        box = self._box(np.array(centre) - np.array(semi) * 1.2, np.array(centre) + np.array(semi) * 1.2)
         z, y, x = self._local(box)
         rho = ((z - centre[0]) / semi[0]) ** 2 + ((y - centre[1]) / semi[1]) ** 2 + ((x - centre[2]) / semi[2]) ** 2
         limit = 1.0 if wobble is None else (1.0 + wobble[box]) ** 2
@@ -104,15 +104,15 @@ class _Canvas:
 
     def tube(self, points_xyz, radii) -> np.ndarray:
         """Union of cone segments along a polyline, radius interpolated between its points."""
-        points = [self.mm(p) for p in points_xyz]
+        points = [np.array(self.mm(p)) for p in points_xyz]
         radii = [max(self.scale * r, self.min_radius) for r in radii]
         out = np.zeros(self.shape, bool)
         for a, b, ra, rb in zip(points[:-1], points[1:], radii[:-1], radii[1:]):
             r = max(ra, rb)
             box = self._box(np.minimum(a, b) - r, np.maximum(a, b) + r)
             z, y, x = self._local(box)
-            d = b - a
-            t = ((z - a[0]) * d[0] + (y - a[1]) * d[1] + (x - a[2]) * d[2]) / max(float(d @ d), 1e-9)
+            a, d = [float(v) for v in a], [float(v) for v in b - a]
+            t = ((z - a[0]) * d[0] + (y - a[1]) * d[1] + (x - a[2]) * d[2]) / max(sum(v * v for v in d), 1e-9)
             t = np.clip(t, 0.0, 1.0)
             dist2 = (z - a[0] - t * d[0]) ** 2 + (y - a[1] - t * d[1]) ** 2 + (x - a[2] - t * d[2]) ** 2
             out[box] |= dist2 < (ra + t * (rb - ra)) ** 2

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 MAPS = ("rcbv", "mtt", "rcbf", "fa", "md", "p", "q")
-"""The physiological channels, in paper 000's input order (FA, MD, p, q, rCBV, MTT, rCBF grouped)."""
+"""The physiological channels: perfusion (DSC) then diffusion (DTI) maps."""
 
 # tissue (CSF, GM, WM) | necrosis, enhancing, vasogenic edema, infiltrated tissue
 VALUES = {

@@ -12,6 +12,7 @@ import functools
 import importlib.util
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from weakseg.errors import WeakSegError
 from weakseg.phantom.anatomy import BrainModel
@@ -33,9 +34,8 @@ def _require_nilearn():
     return datasets
 
 
-@functools.lru_cache(maxsize=1)
 def _mni_arrays() -> dict[str, np.ndarray]:
-    """T1, GM, WM and brain mask as float32 arrays in (z, y, x) LPS order (cached: they never change)."""
+    """T1, GM, WM and brain mask as float32 arrays in (z, y, x) LPS order."""
     datasets = _require_nilearn()
     loaders = {"t1": datasets.load_mni152_template, "gm": datasets.load_mni152_gm_template,
                "wm": datasets.load_mni152_wm_template, "mask": datasets.load_mni152_brain_mask}
@@ -67,7 +67,30 @@ def _place(array: np.ndarray, offset: tuple[int, int, int]) -> np.ndarray:
 
 
 def mni152_brain(config: PhantomConfig) -> tuple[BrainModel, tuple[int, int, int], tuple[float, float, float]]:
-    """The MNI brain as a ``BrainModel`` on the BraTS grid, with its real T1 (``model.t1``)."""
+    """The MNI brain as a ``BrainModel`` with its real T1 (``model.t1``), and the grid's shape and spacing.
+
+    The field of view is always BraTS's 240 × 240 × 155 mm: ``config.shape`` sets the number of
+    voxels (the BraTS 155 × 240 × 240 at 1 mm by default) and the spacing follows from it.
+    """
+    model = _mni152_on_brats_grid()
+    shape = tuple(int(n) for n in config.shape)
+    if shape == BRATS_SHAPE:
+        return model, BRATS_SHAPE, BRATS_SPACING
+    if len(shape) != 3 or min(shape) < 8:
+        raise WeakSegError(f"phantom shape {shape} is too small; need (z, y, x) with every side >= 8")
+    factors = [n / m for n, m in zip(shape, BRATS_SHAPE)]
+    zoom = lambda a, order: ndi.zoom(a, factors, order=order, mode="nearest", grid_mode=True)  # noqa: E731
+    mask = zoom(model.mask.astype(np.float32), 1) > 0.5
+    fractions = np.stack([zoom(f, 1) for f in model.fractions]) * mask
+    spacing_zyx = np.array(BRATS_SHAPE) / np.array(shape) * np.array(BRATS_SPACING)
+    small = BrainModel(mask=mask, fractions=fractions.astype(np.float32), centre_mm=model.centre_mm,
+                       semi_axes_mm=model.semi_axes_mm, t1=(zoom(model.t1, 1) * mask).astype(np.float32))
+    return small, shape, tuple(float(v) for v in spacing_zyx[::-1])
+
+
+@functools.lru_cache(maxsize=1)
+def _mni152_on_brats_grid() -> BrainModel:
+    """Cached (about 200 MB): the template never changes, and loading it is most of a case's cost."""
     mni = _mni_arrays()
     mask = mni["mask"] > 0.5
     idx = np.argwhere(mask)
@@ -94,4 +117,4 @@ def mni152_brain(config: PhantomConfig) -> tuple[BrainModel, tuple[int, int, int
                        centre_mm=((b_lo + b_hi) / 2 - grid_centre) * np.array(BRATS_SPACING),
                        semi_axes_mm=(b_hi - b_lo) / 2 * 0.95 * np.array(BRATS_SPACING),
                        t1=(t1 / wm_level).astype(np.float32))  # real T1 contrast, white matter = 1
-    return model, BRATS_SHAPE, BRATS_SPACING
+    return model

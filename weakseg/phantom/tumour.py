@@ -49,13 +49,13 @@ def make_tumour(brain: BrainModel, rng: np.random.Generator, shape: tuple[int, i
     centre = _random_centre(brain, rng, shape, spacing)
     r_et = scale * rng.uniform(0.15, 0.27)
     r_ncr = r_et * rng.uniform(0.55, 0.8)
-    r_ed = r_et * rng.uniform(1.6, 2.3)
-    # on coarse grids keep every compartment a few voxels across: a rim two voxels thick
-    # around a core at least 1.5 voxels in radius
+    r_ed = r_et * rng.uniform(1.4, 2.0)
+    # on coarse grids keep every compartment a few voxels across: an enhancing rim about two
+    # voxels thick around a core at least 1.5 voxels in radius
     voxel = max(spacing)
-    if r_et < 4.5 * voxel:
-        r_ed, r_et = r_ed * 4.5 * voxel / r_et, 4.5 * voxel
-    r_ncr = float(np.clip(r_ncr, 1.5 * voxel, r_et - 2.0 * voxel))
+    r_et = max(r_et, 3.5 * voxel)
+    r_ed = max(r_ed, 1.5 * r_et)
+    r_ncr = float(np.clip(r_ncr, 1.5 * voxel, r_et - 1.8 * voxel))
     stretch = rng.uniform(0.8, 1.25, 3)
     rotation = Rotation.random(random_state=rng).as_matrix().astype(np.float32)
     ncr_shift = rng.normal(0.0, 0.08 * r_et, 3)

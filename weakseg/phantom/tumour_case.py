@@ -9,15 +9,9 @@ from weakseg.errors import WeakSegError
 from weakseg.phantom import contrast
 from weakseg.phantom.anatomy import procedural_brain
 from weakseg.phantom.config import TEMPLATES, PhantomCase, PhantomConfig
-from weakseg.phantom.fields import make_grid, smooth_noise, to_image
+from weakseg.phantom.fields import make_grid, smooth_noise, streams, to_image
 from weakseg.phantom.physiology import physiological_maps
 from weakseg.phantom.tumour import make_tumour
-
-
-def streams(seed: int, kind: str, n: int) -> list[np.random.Generator]:
-    """Independent random streams, so changing one part (e.g. noise) leaves the others alone."""
-    entropy = [int(seed), sum(kind.encode())]
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(entropy).spawn(n)]
 
 
 def make_tumour_case(config: PhantomConfig | None = None) -> PhantomCase:
@@ -56,11 +50,13 @@ def make_tumour_case(config: PhantomConfig | None = None) -> PhantomCase:
         voxels = contrast.acquire(relative, brain.mask, sequence, noise_rng, bias, config.noise)
         images[sequence] = to_image(voxels, grid)
 
-    coherence = np.clip(1.0 + 0.15 * smooth_noise(physio_rng, shape, 8), 0.6, 1.3)
-    head_scale = np.mean(np.array(shape[1:]) * np.array(spacing[1::-1])) / 240.0  # 1 for a BraTS field of view
-    fwhm_voxels = config.physiology_blur * head_scale / float(np.mean(spacing[:2]))
-    maps = physiological_maps(brain.fractions, tumour.labels, tumour.infiltration, brain.mask, coherence,
-                              physio_rng, fwhm_voxels)
+    maps = {}
+    if config.physiology:
+        coherence = np.clip(1.0 + 0.15 * smooth_noise(physio_rng, shape, 8), 0.6, 1.3)
+        head_scale = np.mean(np.array(shape[1:]) * np.array(spacing[1::-1])) / 240.0  # 1 for a BraTS field of view
+        fwhm_voxels = config.physiology_blur * head_scale / float(np.mean(spacing[:2]))
+        maps = physiological_maps(brain.fractions, tumour.labels, tumour.infiltration, brain.mask, coherence,
+                                  physio_rng, fwhm_voxels)
     return PhantomCase(
         case_id=config.identifier,
         kind="tumour",

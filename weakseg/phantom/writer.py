@@ -17,6 +17,7 @@ from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic
 from weakseg.io.image import write_image
 from weakseg.phantom.config import PhantomCase
+from weakseg.phantom.head_oar import CLINICAL_BRAIN
 
 NAMINGS = {
     # canonical name -> file suffix, and the separator before it
@@ -47,7 +48,7 @@ def write_case(phantom: PhantomCase, folder: str | Path, naming: str = "brats201
 
     A tumour case gets BraTS files (labels 1/2/4, or 1/2/3 in 2021 naming) and, with
     ``physiology=True``, ``<id>_<map>.nii.gz`` for every physiological map plus
-    ``<id>_infiltration.nii.gz``. A head case gets ``<id>_t1``, ``<id>_t2``, ``<id>_oar``
+    ``<id>_infiltration.nii.gz`` (``-`` instead of ``_`` in 2021 naming). A head case gets ``<id>_t1``, ``<id>_t2``, ``<id>_oar``
     and ``<id>_oar_labels.json``.
     """
     folder = Path(folder)
@@ -60,13 +61,18 @@ def write_case_files(phantom: PhantomCase, folder: str | Path, naming: str = "br
     """Like ``write_case`` but return every path written, in writing order."""
     folder = Path(folder)
     names = case_files(phantom.case_id, naming)
+    if physiology and phantom.kind == "tumour" and not phantom.physiology:
+        raise WeakSegError("this phantom was made without physiological maps (PhantomConfig(physiology=True))", folder)
     sep = NAMINGS[naming][0]
     written: list[Path] = []
     if phantom.kind == "head":
         for sequence, image in phantom.images.items():
             written.append(write_image(image, folder / names[sequence]))
         written.append(write_image(phantom.labels, folder / f"{phantom.case_id}_oar.nii.gz"))
-        table = {"case": phantom.case_id, "labels": phantom.label_table}
+        table = {"case": phantom.case_id, "labelmap": f"{phantom.case_id}_oar.nii.gz", "exclusive": True,
+                 "note": "one label per voxel; the smaller organ wins where the thesis's classes overlap",
+                 "clinical_structures": {"Brain": list(CLINICAL_BRAIN)},
+                 "labels": phantom.label_table}
         target = folder / f"{phantom.case_id}_oar_labels.json"
         write_text_atomic(target, json.dumps(table, indent=2) + "\n")
         written.append(target)

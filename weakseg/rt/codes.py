@@ -59,6 +59,14 @@ TUMOUR: dict[str, RoiStyle] = {
 }
 
 
+REGIONS: dict[str, RoiStyle] = {
+    # BraTS evaluation regions (weakseg.brats.REGIONS), as the segment command writes them
+    "WT": RoiStyle("CTV_WholeTumour", (255, 170, 60), "CTV", Code("108369006", "Neoplasm"), MORPHOLOGICALLY_ALTERED),
+    "TC": RoiStyle("GTV_TumourCore", (230, 80, 60), "GTV", Code("108369006", "Neoplasm"), MORPHOLOGICALLY_ALTERED),
+    # ET is the enhancing sub-region itself: the ROI table maps "ET" to "enhancing"
+}
+
+
 def _organ(name: str, colour: tuple[int, int, int], value: str, meaning: str) -> tuple[str, RoiStyle]:
     return name, RoiStyle(name, colour, "ORGAN", Code(value, meaning))
 
@@ -91,8 +99,8 @@ ORGANS: dict[str, RoiStyle] = dict([
     _organ("Pituitary", (250, 100, 100), "56329008", "Pituitary"),
 ])
 
-STYLES: dict[str, RoiStyle] = {**TUMOUR, **ORGANS}
-"""Class key → style. Tumour keys are brats.SUBREGIONS keys; organ keys are TG-263 names."""
+STYLES: dict[str, RoiStyle] = {**TUMOUR, **REGIONS, **ORGANS}
+"""Class key → style. Tumour keys are brats.SUBREGIONS keys and brats.REGIONS; organ keys are TG-263 names."""
 
 
 def default_style(name: str, index: int) -> RoiStyle:

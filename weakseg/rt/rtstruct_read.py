@@ -168,13 +168,30 @@ def import_rtstruct(path: str | Path, reference_dir: str | Path, out_dir: str | 
         write_image(copy_geometry(roi.mask.astype(np.uint8), grid), out_dir / entry["file"])
     write_text_atomic(out_dir / "rois.json", json.dumps(summary, indent=2) + "\n")
     if store is not None:
-        store.add_classes(present)
-        for cls in present:
-            mask = np.zeros(grid.GetSize()[::-1], dtype=bool)
-            for roi in rois:
-                if roi.key == cls:
-                    mask |= roi.mask
+        masks = {cls: np.any([r.mask for r in rois if r.key == cls], axis=0) for cls in present}
+        derived = derive_regions(masks)
+        store.add_classes([*present, *derived])
+        for cls, mask in {**masks, **derived}.items():
             store.set_full_mask(cls, mask)
-        store.provenance["full"] = f"RTSTRUCT import: {Path(path).name}"
+        store.provenance["full"] = f"RTSTRUCT import: {Path(path).name}" + (
+            f" (derived {', '.join(derived)})" if derived else "")
         summary["store"] = str(store.save())
+        summary["derived_classes"] = sorted(derived)
     return summary
+
+
+def derive_regions(masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """BraTS regions (ET, TC, WT) that the contoured sub-regions fully determine.
+
+    ET is the enhancing ROI; TC needs necrosis and enhancing; WT needs oedema and TC. A region
+    whose parts were not all contoured stays unknown rather than being guessed from a part.
+    """
+    out: dict[str, np.ndarray] = {}
+    if "enhancing" in masks and "ET" not in masks:
+        out["ET"] = masks["enhancing"]
+    core = masks.get("TC")
+    if core is None and "necrosis" in masks and "enhancing" in masks:
+        core = out["TC"] = masks["necrosis"] | masks["enhancing"]
+    if "WT" not in masks and core is not None and "edema" in masks:
+        out["WT"] = masks["edema"] | core
+    return out

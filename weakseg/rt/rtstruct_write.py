@@ -69,7 +69,9 @@ def _contour_data(points: np.ndarray) -> RawDataElement:
 
 
 def _trim(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit]
+    """Fit a string VR: no backslash (the value separator) or control characters, at most ``limit`` characters."""
+    clean = "".join(ch for ch in str(text).replace("\\", "/") if ch.isprintable())
+    return clean[:limit]
 
 
 def _copy_patient_study(ref: Dataset, ds: Dataset) -> None:

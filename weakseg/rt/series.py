@@ -9,6 +9,7 @@ of any orientation.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from weakseg.errors import WeakSegError
+
+log = logging.getLogger("weakseg")
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -68,7 +71,11 @@ class ReferenceSeries:
         """An empty image on this series' grid (uniform slice spacing assumed for the image only)."""
         image = sitk.Image(self.columns, self.rows, len(self.datasets), sitk.sitkUInt8)
         offsets = self.slice_offsets()
-        dz = float(np.median(np.diff(offsets))) if len(offsets) > 1 else float(self.first.get("SliceThickness", 1.0) or 1.0)
+        gaps = np.diff(offsets)
+        dz = float(np.median(gaps)) if len(offsets) > 1 else float(self.first.get("SliceThickness", 1.0) or 1.0)
+        if len(gaps) and np.ptp(gaps) > 0.01 * dz:
+            log.warning("%s: slice spacing varies (%.3g to %.3g mm); labels are matched to slices by index",
+                        self.folder, gaps.min(), gaps.max())
         image.SetSpacing((self.pixel_spacing[1], self.pixel_spacing[0], dz))
         image.SetOrigin(tuple(float(v) for v in self.positions[0]))
         image.SetDirection(tuple(np.column_stack([self.row_dir, self.col_dir, self.normal]).ravel().tolist()))

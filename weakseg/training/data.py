@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,8 @@ TUMOUR_CLASSES = ("necrosis", "edema", "enhancing")
 """Network class indices 1..3 (0 = background); BraTS enhancing (4 or 3) becomes class 3."""
 
 UNKNOWN, ABSENT, PRESENT = -1, 0, 1
+CACHE_FORMAT = 2
+"""Bumped when the cached arrays change meaning, so stale caches are never read."""
 
 
 @dataclass
@@ -39,7 +41,9 @@ class TrainingCase:
     labels used); slice_labels: (z, 3) int8 per tumour class, PRESENT/ABSENT/UNKNOWN;
     usable: (z,) slices with enough brain to train on; full: trained with voxel labels;
     classes_full: (z,H,W) class indices at the original resolution inside the brain box
-    (kept for validation cases only).
+    (kept for validation cases only); region_labels: (z,) PRESENT/ABSENT/UNKNOWN per region
+    name (WT/TC/ET) when known directly (a weak-label store, or derived with erosion), which
+    then takes precedence over what ``slice_labels`` implies.
     """
 
     case_id: str
@@ -49,6 +53,9 @@ class TrainingCase:
     usable: np.ndarray
     full: bool
     classes_full: np.ndarray | None = None
+    region_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    z_offset: int = 0
+    grid_depth: int = 0
 
     @property
     def depth(self) -> int:
@@ -120,7 +127,7 @@ def shrink_classes(classes: np.ndarray, factor: int, n_classes: int = 4) -> np.n
 
 def _cache_path(cache_dir: Path, folder: Path, config: DataConfig) -> Path:
     stat = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(folder.iterdir()) if p.is_file()]
-    digest = hashlib.sha256(json.dumps([str(folder.resolve()), stat, config.key()]).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(json.dumps([CACHE_FORMAT, str(folder.resolve()), stat, config.key()]).encode()).hexdigest()[:20]
     return cache_dir / f"{folder.name}-{digest}.npz"
 
 
@@ -133,12 +140,13 @@ def load_training_case(folder: str | Path, config: DataConfig, *, keep_full: boo
         with np.load(cache, allow_pickle=False) as data:
             classes = data["classes"] if data["classes"].size else None
             full = data["classes_full"] if keep_full and data["classes_full"].size else None
+            z_offset, grid_depth = (int(v) for v in data["z_extent"])
             return TrainingCase(str(data["case_id"]), data["stack"], classes, data["slice_labels"], data["usable"],
-                                classes is not None, full)
+                                classes is not None, full, {}, z_offset, grid_depth)
     case = load_case(folder)
-    stack, classes, classes_full, slice_labels, usable = _arrays(case, config)
+    stack, classes, classes_full, slice_labels, usable, (z_offset, grid_depth) = _arrays(case, config)
     result = TrainingCase(case.case_id, stack, classes, slice_labels, usable, classes is not None,
-                          classes_full if keep_full else None)
+                          classes_full if keep_full else None, {}, z_offset, grid_depth)
     if cache is not None:
         from weakseg.io.atomic import write_with
 
@@ -146,7 +154,8 @@ def load_training_case(folder: str | Path, config: DataConfig, *, keep_full: boo
         write_with(cache, lambda tmp: np.savez(open(tmp, "wb"), case_id=np.array(case.case_id), stack=stack,
                                                classes=empty if classes is None else classes,
                                                classes_full=empty if classes_full is None else classes_full,
-                                               slice_labels=slice_labels, usable=usable))
+                                               slice_labels=slice_labels, usable=usable,
+                                               z_extent=np.array([z_offset, grid_depth])))
     return result
 
 
@@ -173,17 +182,24 @@ def _arrays(case: Case, config: DataConfig):
             raise WeakSegError(str(exc), case.sources.get("seg", case.case_id)) from None
     small = shrink_stack(stack, config.inplane_downsample).astype(np.float16)
     usable = (stack != 0).any(0).reshape(stack.shape[1], -1).sum(1) >= config.brain_fraction * full_area
+    z_extent = (box[0].start or 0, case.grid.GetSize()[2])
     if classes_full is None:
-        return small, None, None, np.full((stack.shape[1], 3), UNKNOWN, np.int8), usable
+        return small, None, None, np.full((stack.shape[1], 3), UNKNOWN, np.int8), usable, z_extent
     classes = shrink_classes(classes_full, config.inplane_downsample)
-    return small, classes, classes_full, slice_presence(classes_full), usable
+    return small, classes, classes_full, slice_presence(classes_full), usable, z_extent
 
 
 def dataset_folders(dataset: str | Path) -> list[Path]:
-    """Case folders of a dataset: a folder whose sub-folders are cases, or a single case folder."""
+    """Case folders of a dataset: a folder whose sub-folders are cases, a single case folder, or a
+    ``weakseg.labels`` manifest (.json; its files are checked against their SHA-256)."""
     root = Path(dataset)
     if not root.exists():
         raise WeakSegError("dataset not found", root)
+    if root.is_file():
+        from weakseg.labels.manifest import load_manifest
+
+        manifest = load_manifest(root, verify=True)
+        return [manifest.case_dir(entry.id) for entry in manifest.cases]
     if root.is_dir():
         if find_case_files(root):
             return [root]
@@ -192,3 +208,80 @@ def dataset_folders(dataset: str | Path) -> list[Path]:
             raise WeakSegError("no case folders found (expected sub-folders with *_flair/_t1/_t1ce/_t2 files)", root)
         return folders
     raise WeakSegError("dataset must be a folder of case folders or a dataset manifest (.json)", root)
+
+
+REGION_OF = {(1, 2, 3): "WT", (1, 3): "TC", (3,): "ET"}
+
+
+def presence(case: TrainingCase, classes: tuple[int, ...]) -> np.ndarray:
+    """(z,) PRESENT if any of ``classes`` is in the slice, ABSENT if none is, else UNKNOWN.
+
+    A region label given directly (``case.region_labels``) wins; otherwise it follows from
+    the per-class labels.
+    """
+    name = REGION_OF.get(tuple(classes))
+    if name in case.region_labels:
+        return case.region_labels[name]
+    cols = case.slice_labels[:, [c - 1 for c in classes]]
+    out = np.full(cols.shape[0], UNKNOWN, np.int8)
+    out[(cols == ABSENT).all(1)] = ABSENT
+    out[(cols == PRESENT).any(1)] = PRESENT
+    return out
+
+
+def weak_from_full(case: TrainingCase, erode_iterations: int = 0) -> TrainingCase:
+    """Keep only slice labels of a fully annotated case, as an annotator's slice ranges would give.
+
+    Labels come from ``weakseg.labels.derive.slice_labels_from_mask`` (the project's one
+    derivation, as paper 001's experiments did), per class and per region, after eroding
+    each mask in-plane ``erode_iterations`` times so slivers count as absent. Needs
+    ``classes_full`` (load with ``keep_full=True``).
+    """
+    from weakseg.labels.derive import slice_labels_from_mask
+
+    if case.classes_full is None:
+        raise WeakSegError("deriving slice labels needs the case's full-resolution labels", case.case_id)
+    full = case.classes_full
+    per_class = np.stack([slice_labels_from_mask(full == c, 0, erode_iterations=erode_iterations)
+                          for c in (1, 2, 3)], 1).astype(np.int8)
+    regions = {name: np.asarray(slice_labels_from_mask(np.isin(full, classes), 0, erode_iterations=erode_iterations),
+                                np.int8)
+               for classes, name in REGION_OF.items()}
+    return TrainingCase(case.case_id, case.stack, None, per_class, case.usable, False, None, regions, case.z_offset,
+                        case.grid_depth)
+
+
+def weak_from_store(case: TrainingCase, store) -> TrainingCase:
+    """Slice labels of a case from its ``weakseg.labels.WeakLabelStore`` (axial, canonical LPS grid).
+
+    Classes named necrosis/edema/enhancing fill the per-class labels, WT/TC/ET the region
+    labels; region labels also imply per-class ones where they are certain (WT absent → all
+    absent, TC absent → necrosis and enhancing absent, ET → enhancing).
+    """
+    depth = case.depth
+    if store.grid.array_axis("axial") != 0:
+        raise WeakSegError("weak labels on a grid whose first array axis is not axial are not supported for training yet",
+                           store.path)
+    per_class = np.full((depth, 3), UNKNOWN, np.int8)
+    regions: dict[str, np.ndarray] = {}
+    for name in store.classes:
+        labels = np.asarray(store.slice_labels(name, "axial"), np.int8)
+        if case.grid_depth and labels.shape[0] != case.grid_depth:
+            raise WeakSegError(f"weak labels of class '{name}' have {labels.shape[0]} axial slices, the case has "
+                               f"{case.grid_depth}", store.path)
+        labels = labels[case.z_offset:case.z_offset + depth]
+        if name in TUMOUR_CLASSES:
+            per_class[:, TUMOUR_CLASSES.index(name)] = labels
+        elif name in ("WT", "TC", "ET"):
+            regions[name] = labels
+    implied = {"WT": (0, 1, 2), "TC": (0, 2), "ET": (2,)}
+    for name, cols in implied.items():
+        if name in regions:
+            for col in cols:
+                unknown = per_class[:, col] == UNKNOWN
+                per_class[unknown & (regions[name] == ABSENT), col] = ABSENT
+    if "ET" in regions:
+        unknown = per_class[:, 2] == UNKNOWN
+        per_class[unknown & (regions["ET"] == PRESENT), 2] = PRESENT
+    return TrainingCase(case.case_id, case.stack, None, per_class, case.usable, False, None, regions, case.z_offset,
+                        case.grid_depth)

@@ -71,6 +71,27 @@ def sync_buffers(network: nn.Module, info: DistInfo) -> None:
         dist.broadcast(buffer.data, src=0)
 
 
+def state_digest(network: nn.Module) -> str:
+    """SHA-256 of every parameter and buffer, in state-dict order: equal digests mean equal models."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in unwrap(network).state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rank_digests(network: nn.Module, info: DistInfo) -> list[str]:
+    """Every rank's ``state_digest``, gathered (one entry for a single process)."""
+    mine = state_digest(network)
+    if not info.enabled:
+        return [mine]
+    gathered: list = [None] * info.world_size
+    dist.all_gather_object(gathered, mine)
+    return [str(g) for g in gathered]
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

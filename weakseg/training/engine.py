@@ -26,7 +26,7 @@ from weakseg.io.atomic import write_text_atomic
 from weakseg.training import distributed
 from weakseg.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from weakseg.training.config import TrainConfig, check_resumable
-from weakseg.training.data import TrainingCase, dataset_folders, load_training_case
+from weakseg.training.data import TrainingCase, dataset_folders, load_training_case, weak_from_full, weak_from_store
 from weakseg.training.events import Eta, EventLog, Progress
 
 log = logging.getLogger("weakseg")
@@ -62,29 +62,6 @@ def select_cases(config: TrainConfig, folders: list[Path]) -> tuple[list[Path], 
     return train, validation
 
 
-def _weaken(case: TrainingCase, erosion: int) -> TrainingCase:
-    """Keep only per-slice labels of a fully annotated case (what an annotator's slice ranges give).
-
-    With ``erosion`` > 0 the presence is computed after eroding each class mask in-plane,
-    so slices with only a sliver of tumour count as absent (as in the experiments of
-    paper 001, where labels were derived from the ground truth).
-    """
-    from weakseg.training.data import slice_presence
-
-    labels = case.slice_labels
-    if erosion > 0 and case.classes_full is not None:
-        from scipy import ndimage
-
-        structure = np.zeros((1, 3, 3), bool)
-        structure[0] = ndimage.generate_binary_structure(2, 1)
-        eroded = np.zeros_like(case.classes_full)
-        for c in (1, 2, 3):
-            mask = ndimage.binary_erosion(case.classes_full == c, structure, iterations=erosion)
-            eroded[mask] = c
-        labels = slice_presence(eroded)
-    return TrainingCase(case.case_id, case.stack, None, labels, case.usable, False, None)
-
-
 class Trainer:
     """Runs ``method`` as configured; ``run()`` returns the model folder (card + safetensors)."""
 
@@ -107,17 +84,23 @@ class Trainer:
         full_ids = set(cfg.full_cases) if cfg.full_cases is not None else None
         train = []
         for folder in train_folders:
-            weak = full_ids is not None and folder.name not in full_ids
-            case = load_training_case(folder, data_config, keep_full=weak and cfg.derive_weak_erosion > 0,
-                                      cache_dir=cfg.cache_dir)
-            if weak:
-                if not cfg.derive_weak:
-                    raise WeakSegError(f"case '{folder.name}' is not fully annotated and no weak labels are given; "
-                                       "set derive_weak to derive its slice labels from its ground truth", folder)
-                case = _weaken(case, cfg.derive_weak_erosion)
-            elif not case.full:
-                raise WeakSegError("fully annotated case has no label file (*_seg)", folder)
-            train.append(case)
+            listed_full = full_ids is not None and folder.name in full_ids
+            wants_full = full_ids is None or listed_full
+            case = load_training_case(folder, data_config, keep_full=not wants_full, cache_dir=cfg.cache_dir)
+            if wants_full and case.full:
+                train.append(case)
+                continue
+            if listed_full:
+                raise WeakSegError("case is listed as fully annotated but has no label file (*_seg)", folder)
+            if cfg.derive_weak and case.classes_full is not None:
+                train.append(weak_from_full(case, cfg.derive_weak_erosion))
+                continue
+            from weakseg.labels import WeakLabelStore
+
+            if not WeakLabelStore.exists(folder):
+                raise WeakSegError("case has no weak labels (weaklabels/labels.json); label it, or set derive_weak "
+                                   "to derive its slice labels from its ground truth", folder)
+            train.append(weak_from_store(case, WeakLabelStore.open(folder, create=False)))
         validation = [load_training_case(f, data_config, keep_full=True, cache_dir=cfg.cache_dir) for f in val_folders]
         return train, validation
 
@@ -242,15 +225,20 @@ class Trainer:
                         save_checkpoint(checkpoint_path, self._state(network, optimizer, schedule, scaler, done, history))
                         events.emit("checkpoint", iteration=iteration, path=str(checkpoint_path))
             distributed.sync_buffers(network, info)
+            digests = distributed.rank_digests(network, info)
+            if len(set(digests)) > 1:
+                raise WeakSegError(f"ranks ended with different weights ({', '.join(d[:12] for d in digests)})")
             model_dir = out / MODEL_FOLDER
             if info.is_main:
-                model_dir = self._finish(network, device, train_cases, val_cases, pools, history, events, started, info)
+                model_dir = self._finish(network, device, train_cases, val_cases, pools, history, events, started, info,
+                                         digests)
             distributed.barrier(info)
             return model_dir
         finally:
             events.close()
 
-    def _finish(self, network, device, train_cases, val_cases, pools, history, events, started, info) -> Path:
+    def _finish(self, network, device, train_cases, val_cases, pools, history, events, started, info,
+                digests: list[str]) -> Path:
         from weakseg.models.registry import save_model
         from weakseg.training.curves import plot_curves
 
@@ -276,5 +264,33 @@ class Trainer:
         card = self.method.model_card(cfg.model_id, training, metrics, cfg.licence, cfg.description)
         model_dir = save_model(core, card, self.out / MODEL_FOLDER)
         plot_curves(self.out / EVENTS_NAME, self.out / CURVES_NAME)
-        events.emit("done", iteration=cfg.iterations - 1, model=str(model_dir), seconds=training["seconds"])
+        events.emit("done", iteration=cfg.iterations - 1, model=str(model_dir), seconds=training["seconds"],
+                    world_size=info.world_size, rank_digests=digests)
         return model_dir
+
+
+def export_checkpoint(run_dir: str | Path, folder: str | Path, model_id: str | None = None) -> Path:
+    """Write a model folder (card + safetensors) from a run's last checkpoint, e.g. of a run cut short.
+
+    The card records the iteration reached, so a model exported early says so.
+    """
+    from weakseg.models.registry import save_model
+    from weakseg.training import method_module
+
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    config = TrainConfig.from_dict(state["config"])
+    module = method_module(config.method)
+    method = module.MixedMethod(module.MixedConfig.from_dict(state["method"])) if hasattr(module, "MixedMethod") else None
+    if method is None:
+        raise WeakSegError(f"method '{config.method}' cannot export checkpoints yet", run_dir)
+    network = method.build_network()
+    network.load_state_dict(state["model"])
+    history = list(state.get("validation", []))
+    training = {"dataset": config.dataset, "iterations_planned": config.iterations,
+                "iterations_done": int(state["iteration"]), "seed": config.seed,
+                "validation_cases": config.validation_cases, "method_config": state["method"],
+                "validation_history": history, "exported_from_checkpoint": True}
+    metrics = {"validation_cases": config.validation_cases, "last_validation": history[-1]} if history else {}
+    card = method.model_card(model_id or config.model_id, training, metrics, config.licence, config.description)
+    return save_model(network, card, folder)

@@ -63,11 +63,13 @@ class WorkerClient:
 
     def __init__(self, kind: str, parameters: dict[str, Any], *, python: str | None = None,
                  env: dict[str, str] | None = None, work_dir: str | Path | None = None,
-                 on_event: Callable[[dict], None] | None = None, stderr_lines: int = 200):
+                 on_event: Callable[[dict], None] | None = None, stderr_lines: int = 200,
+                 base_env: dict[str, str] | None = None):
         self.kind = kind
         self.parameters = parameters
         self.python = python or sys.executable
         self.extra_env = dict(env or {})
+        self.base_env = dict(base_env) if base_env is not None else None
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="weakseg-job-"))
         self.on_event = on_event
         self.job_path = self.work_dir / "job.json"
@@ -87,7 +89,8 @@ class WorkerClient:
         return [self.python, "-m", "weakseg.worker", str(self.job_path)]
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """``base_env`` (default: this process's environment) + the engine on PYTHONPATH + ``env``."""
+        env = dict(self.base_env if self.base_env is not None else os.environ)
         path = env.get("PYTHONPATH", "")
         env["PYTHONPATH"] = str(ENGINE_ROOT) + (os.pathsep + path if path else "")
         env["PYTHONUNBUFFERED"] = "1"

@@ -39,6 +39,8 @@ def training_progress(events, iterations: int):
         elif kind == "start":
             events.progress("train", done=int(record.get("iteration", 0)), total=iterations,
                             message="resumed" if record.get("resumed") else "started")
+        elif kind == "checkpoint":  # resumable from here on
+            events.progress("train", done=done, total=iterations, message="checkpoint")
         elif kind == "done":
             events.progress("train", done=iterations, total=iterations, message="finished")
 

@@ -70,7 +70,7 @@ class EventStream:
             fraction = done / total
         elapsed = now - self._stage_started
         eta = eta_s
-        if eta is None and fraction and 0.0 < fraction <= 1.0:
+        if eta is None and fraction and 0.0 < fraction <= 1.0 and (elapsed > 0.0 or fraction == 1.0):
             eta = elapsed * (1.0 - fraction) / fraction
         self.emit("progress", stage=stage, fraction=fraction, done=done, total=total, elapsed_s=round(now - self._started, 3),
                   eta_s=None if eta is None else round(eta, 1), message=message, metrics=metrics or {})

@@ -1,4 +1,6 @@
-"""Synthetic DICOM series with known label phantoms, and the external oracles (dciodvfy, drtdump, plastimatch)."""
+"""Helpers for the DICOM RT tests (not a conftest: a second module named conftest would shadow Testing/conftest.py).
+
+Synthetic DICOM series with known label phantoms, and the external oracles (dciodvfy, drtdump, plastimatch)."""
 
 from __future__ import annotations
 
