@@ -152,7 +152,7 @@ def plot_dice(summary: dict, path: Path) -> None:
         stds = [summary[config][r]["dice_nonempty_std"] for r in REGIONS]
         pos = x + (i - (len(configs) - 1) / 2) * width
         ax.bar(pos, means, width * 0.9, yerr=stds, capsize=3, color=colours[config], label=f"ours: {LABELS[config]}")
-        ax.scatter(pos, [v / 100 for v in PAPER_MULTICLASS[config]], marker="D", color="black", zorder=3, s=18,
+        ax.scatter(pos, [v / 100 for v in PAPER_MULTICLASS[config]], marker="D", facecolors="white", edgecolors="red", zorder=3, s=28,
                    label="paper 001 (Table 3)" if i == 0 else None)
     ax.set_xticks(x, REGIONS)
     ax.set_ylabel("Dice (held-out cases, mean ± std)")
@@ -192,7 +192,12 @@ def plot_paired_wt(results: list[dict], path: Path) -> None:
 
 
 def plot_curves(out: Path, path: Path) -> bool:
-    """Training loss per iteration of every job, from the engine's JSON-lines progress log."""
+    """Segmentation loss per iteration of every job, from the engine's JSON-lines event log.
+
+    The segmentation term is computed the same way in every configuration (class-weighted
+    cross-entropy on 4 fully annotated positives + 2 negatives per batch), so the curves are
+    comparable; the mixed model's total loss also holds the classification term.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,22 +216,37 @@ def plot_curves(out: Path, path: Path) -> bool:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            loss = event.get("loss", event.get("losses", {}).get("total") if isinstance(event.get("losses"), dict) else None)
-            if event.get("iteration") is not None and loss is not None:
+            loss = event.get("loss_seg", event.get("loss"))
+            if event.get("event") == "iteration" and event.get("iteration") is not None and loss is not None:
                 its.append(event["iteration"])
                 losses.append(loss)
         if its:
+            window = 5  # logged points (every 10 iterations): a 50-iteration moving average
+            losses = np.convolve(losses, np.ones(window) / window, mode="valid") if len(losses) > window else losses
+            its = its[len(its) - len(losses):]
             ax.plot(its, losses, color=styles.get(config, "black"), alpha=0.8, lw=1,
                     ls="-" if fold.endswith("0") else "--", label=f"{LABELS.get(config, config)}, {fold}")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("training loss")
-    ax.set_title("Training curves (loss; mixed includes the classification term)")
+    ax.set_ylabel("segmentation loss (50-iteration mean)")
+    ax.set_yscale("log")
+    ax.set_title("Segmentation term of the loss on the k + m masked slices of each batch")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def _json_safe(value):
+    """Non-finite floats become the strings 'inf' / 'nan' so the file stays standard JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def write_report(out: Path, results_dir: Path) -> int:
@@ -240,7 +260,7 @@ def write_report(out: Path, results_dir: Path) -> int:
     summary["paired_wt_mixed_vs_standard5"] = paired_wt(results, "standard-5fa", "mixed-5fa")
     results_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(results_dir / "mixed-supervision-results.json",
-                      json.dumps({"summary": summary, "runs": results}, indent=2, default=str) + "\n")
+                      json.dumps(_json_safe({"summary": summary, "runs": results}), indent=2, default=str) + "\n")
     write_text_atomic(results_dir / "mixed-supervision-cases.csv", rows_csv(results))
     plot_dice({k: v for k, v in summary.items() if k in CONFIGS}, results_dir / "mixed-supervision-dice.png")
     plot_paired_wt(results, results_dir / "mixed-supervision-wt-cases.png")

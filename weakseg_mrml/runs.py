@@ -63,13 +63,16 @@ class Run:
     checkpoint: int | None = None
     """Last iteration a training run saved a checkpoint at (it can be resumed from there)."""
     value: object = None
+    scratch: list = field(default_factory=list)
+    """Temporary inputs removed once the run has ended (its outputs are kept)."""
     _outcome: WorkerOutcome | None = None
 
     @classmethod
-    def start(cls, kind: str, parameters: dict, finisher=None, *, env: dict | None = None, work_dir=None) -> "Run":
+    def start(cls, kind: str, parameters: dict, finisher=None, *, env: dict | None = None, work_dir=None,
+              scratch=()) -> "Run":
         client = WorkerClient(kind, parameters, python=python_executable(), env=env, work_dir=work_dir,
                               base_env=base_environment())
-        return cls(client.start(), finisher)
+        return cls(client.start(), finisher, scratch=list(scratch))
 
     # ------------------------------------------------------------------ progress
 
@@ -119,7 +122,13 @@ class Run:
     def cancel(self) -> WorkerOutcome:
         self._outcome = self.client.cancel()
         self.poll()
+        self._remove_scratch()
         return self._outcome
+
+    def _remove_scratch(self) -> None:
+        for path in self.scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        self.scratch = []
 
     def wait(self, timeout: float | None = None) -> WorkerOutcome:
         self._outcome = self.client.wait(timeout)
@@ -131,10 +140,13 @@ class Run:
         from weakseg.errors import WeakSegError
 
         outcome = self._outcome or self.wait()
-        if not outcome.ok:
-            raise WeakSegError(outcome.message)
-        if self.value is None and self.finisher is not None:
-            self.value = self.finisher(outcome.result)
+        try:
+            if not outcome.ok:
+                raise WeakSegError(outcome.message)
+            if self.value is None and self.finisher is not None:
+                self.value = self.finisher(outcome.result)
+        finally:
+            self._remove_scratch()
         return self.value if self.finisher is not None else outcome.result
 
     def diagnostics(self, extra: dict | None = None) -> str:

@@ -17,7 +17,7 @@ from slicer import vtkMRMLSegmentationNode
 
 from weakseg.labels import BACKGROUND, FOREGROUND, UNKNOWN, WeakLabelStore
 from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
-from weakseg_mrml.segmentation import CLASS_TAG, add_segment_from_mask, segment_mask, set_reference_geometry
+from weakseg_mrml.segmentation import CLASS_TAG, add_segment_from_mask, place_beside, segment_mask, set_reference_geometry
 from weakseg_mrml.tags import get_tag, segment_ids_with_tag
 from weakseg_mrml.volumes import image_from_volume
 
@@ -51,6 +51,7 @@ def get_or_create_scribble_node(scene, volume_node):
     node.SetNodeReferenceID(VOLUME_REFERENCE, volume_node.GetID())
     node.CreateDefaultDisplayNodes()
     set_reference_geometry(node, image_from_volume(volume_node), volume_node)
+    place_beside(node, volume_node)
     return node
 
 

@@ -95,7 +95,7 @@ class SegmentLogic(SceneLogic):
                       "tta": tta, "reference": reference}
         volume = inputs[reference]
         return Run.start("segment", parameters, lambda result: self.import_result(result, volume),
-                         env=self.worker_env, work_dir=work)
+                         env=self.worker_env, work_dir=work, scratch=[work / "inputs"])
 
     def segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
                 timeout: float | None = None):
@@ -166,7 +166,7 @@ class SegmentLogic(SceneLogic):
                       "model_name": f"WeakSeg {provenance.model_id}" if provenance else "WeakSeg",
                       "model_version": provenance.model_version if provenance else ""}
         return Run.start(f"export-{kind}", parameters, lambda result: Path(result["path"]), env=self.worker_env,
-                         work_dir=work)
+                         work_dir=work, scratch=[work])
 
     def export(self, segmentation_node, reference_dir, out_path, kind: str = "rtstruct",
                timeout: float | None = None) -> Path:

@@ -17,6 +17,7 @@ from weakseg.errors import WeakSegError
 from weakseg.labels import AXES, PRESENT, UNKNOWN, Grid, WeakLabelStore
 from weakseg.labels.schema import NAME_VALUES, VALUE_NAMES
 from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
+from weakseg_mrml.segmentation import place_beside
 from weakseg_mrml.volumes import image_from_volume, world_ijk_to_ras
 
 ROLE = "slice-labels"
@@ -58,6 +59,7 @@ def get_or_create_table(scene, volume_node, axis: str, n_slices: int):
         slices.SetValue(row, row)
     table.AddColumn(slices)
     scene.AddNode(table)
+    place_beside(table, volume_node)
     return table
 
 

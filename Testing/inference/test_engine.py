@@ -126,3 +126,18 @@ def test_device_policy():
             resolve_device("mps")
     with pytest.raises(WeakSegError):
         InferenceConfig(device="tpu")
+
+
+def test_small_components_are_dropped_relative_to_the_largest():
+    from weakseg.inference.engine import drop_small_components
+
+    classes = np.zeros((10, 20, 20), np.uint8)
+    classes[2:8, 2:12, 2:12] = 2  # lesion: 600 voxels
+    classes[4:6, 5:7, 5:7] = 3  # enhancing part inside it
+    classes[0, 18, 18] = 1  # 1-voxel island
+    classes[7:9, 16:19, 16:19] = 2  # 18-voxel island
+    out = drop_small_components(classes, 0.02)
+    assert out[0, 18, 18] == 0 and (out[7:9, 16:19, 16:19] == 2).all()
+    np.testing.assert_array_equal(out[:, :14, :14], classes[:, :14, :14])
+    assert drop_small_components(classes, 0.05)[7:9, 16:19, 16:19].max() == 0
+    np.testing.assert_array_equal(drop_small_components(classes, 0), classes)

@@ -67,3 +67,31 @@ def test_shipped_default_model_loads_if_present():
     model = load_model("default")
     assert model.card.id == "default-tumour"
     assert (folder / "model.safetensors").stat().st_size <= 20 * 1024 * 1024
+
+
+@pytest.mark.shared_data
+def test_default_model_segments_a_held_out_brats_case(shared_data):
+    """The shipped model on one of the 4 cases held out from its training (see its card)."""
+    import SimpleITK as sitk
+
+    from weakseg.inference import InferenceConfig, segment_case
+    from weakseg.io import load_case
+    from weakseg.metrics import evaluate_case
+
+    try:
+        model = load_model("default")
+    except WeakSegError:
+        pytest.skip("default model not shipped yet")
+    case_id = "Brats18_TCIA02_370_1"
+    assert case_id in model.card.metrics["held_out_cases"]
+    folder = shared_data / "brats18" / case_id
+    if not folder.is_dir():
+        pytest.skip(f"{case_id} is absent")
+    case = load_case(folder)
+    result = segment_case(case, model, InferenceConfig(device="cpu"))
+    assert result.labels.GetSize() == (240, 240, 155)
+    assert result.labels.GetOrigin() == case.grid.GetOrigin()
+    scores = evaluate_case(result.labels, case.labels)
+    assert scores["WT"]["dice"] > 0.85 and scores["TC"]["dice"] > 0.65 and scores["ET"]["dice"] > 0.65
+    assert scores["WT"]["hd95_mm"] < 10
+    assert sitk.GetArrayViewFromImage(result.labels).max() == 4  # BraTS 2018 value for enhancing

@@ -52,14 +52,22 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(cases_root, models_env, headless_slicer, tmp_path_factory) -> Trained:
-    """Train through the Train Logic as a user would: start, cancel mid-run, resume to the end (real workers)."""
+    """Train through the Train Logic as a user would: slice-label one case, start mixed-supervision training
+    (one full case, one slice-labelled case), cancel mid-run, resume to the end (real workers)."""
     from WeakSegTrainLib.logic import WeakSegTrainLogic
     from weakseg.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
     logic = WeakSegTrainLogic(headless_slicer.scene, worker_env=models_env)
+    weak = logic.open_case(cases_root / "Phantom_0001")
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(cases_root / "Phantom_0001" / "Phantom_0001_seg.nii.gz")))
+    tumour_slices = np.flatnonzero(truth.reshape(truth.shape[0], -1).any(1))
+    logic.set_first_last("WT", int(tumour_slices[0]), int(tumour_slices[-1]))
+    logic.save_case(status="complete", annotator="fixture")
+    headless_slicer.clear()
+    assert weak.entry.status == "complete"
     out = tmp_path_factory.mktemp("run")
     config = logic.training_config(logic.scan_cases(cases_root), model_id="tiny-logic", out=out, options=TINY_OPTIONS,
-                                   **{**TINY_RUN, "iterations": 100000, "checkpoint_every": 1})
+                                   weak=["Phantom_0001"], **{**TINY_RUN, "iterations": 100000, "checkpoint_every": 1})
     first = logic.start_training(config)
     deadline = time.monotonic() + 120
     while first.checkpoint is None:  # cancel once the run can be resumed
@@ -94,8 +102,9 @@ def test_training_through_the_logic_registers_a_selectable_model(trained, models
     assert entry.id == "tiny-logic" and str(entry.folder).startswith(models_env["WEAKSEG_MODELS"])
     assert "tiny-logic" in [m.id for m in WeakSegTumorLogic().models()]
     assert "tiny-logic" not in [m.id for m in WeakSegOARLogic().models()]  # a tumour model is not an OAR model
-    assert trained.config["full_cases"] == ["Phantom_0001", "Phantom_0002"]
+    assert trained.config["full_cases"] == ["Phantom_0002"]
     card = json.loads((entry.folder / "card.json").read_text())
+    assert card["training"]["full_cases"] == ["Phantom_0002"] and card["training"]["weak_cases"] == ["Phantom_0001"]
     assert card["training"]["iterations"] == trained.checkpoint + 2
 
 
@@ -157,6 +166,7 @@ def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, t
     back = labelmap_from_segmentation(node, image_from_volume(flair))
     assert np.array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(written))
     assert run.stage == "write" and run.fraction == 1.0
+    assert not (run.client.work_dir / "inputs").exists()  # copies of the volumes are removed, outputs kept
     for item in logic.low_confidence_slices(node):
         point = logic.slice_point(node, item)
         assert point[2] == pytest.approx(item["z_mm"])
@@ -247,3 +257,20 @@ def test_segment_with_the_shipped_default_model(mrml_scene, cases_root, models_e
         segment = segmentation.GetSegment(label["name"])
         if label.get("snomed_code"):
             assert Terminology.parse(segment.GetTerminology()).type[1] == label["snomed_code"]
+
+
+def test_training_config_refuses_what_cannot_train(tmp_path, headless_slicer):
+    from WeakSegTrainLib.logic import WeakSegTrainLogic
+    from weakseg.errors import WeakSegError
+
+    write_demo_cases(tmp_path / "cases", seeds=(5,))
+    logic = WeakSegTrainLogic(headless_slicer.scene)
+    cases = logic.scan_cases(tmp_path / "cases")
+    with pytest.raises(WeakSegError, match="Phantom_0005 have no saved slice labels"):
+        logic.training_config(cases, out=tmp_path / "run", weak=["Phantom_0005"])
+    with pytest.raises(WeakSegError, match="pick at least one case"):
+        logic.training_config([], out=tmp_path / "run")
+    with pytest.raises(WeakSegError, match="may hold only letters"):
+        logic.training_config(cases, out=tmp_path / "run", model_id="../escape")
+    config = logic.training_config(cases, out=tmp_path / "run")
+    assert config["model_id"].startswith("mixed-") and config["full_cases"] == ["Phantom_0005"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from slicer import vtkMRMLSubjectHierarchyNode
 
 from weakseg.errors import WeakSegError
 from weakseg.labels import ABSENT, BACKGROUND, FOREGROUND, PRESENT, UNKNOWN, WeakLabelStore
@@ -30,7 +31,11 @@ def test_slice_labels_round_trip_store_scene_store(mrml_scene, tmp_path):
     store.save()
 
     volume = add_volume_from_image(mrml_scene, image, "flair")
+    sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(mrml_scene)
+    study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "P"), "MR")
+    sh.SetItemParent(sh.GetItemByDataNode(volume), study)
     table = sl.table_from_store(mrml_scene, WeakLabelStore.open(tmp_path / "case"), volume, "axial")
+    assert sh.GetItemParent(sh.GetItemByDataNode(table)) == study  # kept with the study it labels
     assert table.GetNumberOfRows() == 10
     assert sl.classes(table) == ["WT", "ET"]
     assert np.array_equal(sl.get_labels(table, "WT"), store.slice_labels("WT", "axial"))

@@ -109,5 +109,7 @@ def test_module_metadata_is_translatable_and_in_the_weakseg_category(module):
     assert 'translate("qSlicerAbstractCoreModule", "WeakSeg")' in source
     assert f"class {module}Test(ScriptedLoadableModuleTest)" in source
     assert f"class {module}Widget(" in source
+    assert (ROOT / module / f"{module}Lib" / "__init__.py").is_file()  # a package Slicer can import
+    assert (ROOT / module / "Resources" / "Icons" / f"{module}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cmake = (ROOT / module / "CMakeLists.txt").read_text()
     assert "WITH_GENERIC_TESTS" in cmake and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in cmake

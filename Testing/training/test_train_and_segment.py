@@ -106,3 +106,26 @@ def test_weak_labels_from_the_label_store(tiny_dataset, tmp_path):
                                                                  branch_fc6=8, optimizer="adamw", mode="WT"))
     card = ModelCard.read(train(config) / "card.json")
     assert card.training["weak_cases"] == ["Phantom_0001"] and card.training["full_cases"] == ["Phantom_0000"]
+
+
+def test_cancel_saves_a_checkpoint_and_resume_finishes(tiny_dataset, tmp_path, make_config):
+    import threading
+    from dataclasses import replace
+
+    from weakseg.inference import Cancelled
+
+    config = TrainConfig.read(make_config(tmp_path / "c.json", tiny_dataset, tmp_path / "run", iterations=5,
+                                          checkpoint_every=100, validation_cases=[]))
+    cancel = threading.Event()
+
+    def progress(event):
+        if event["event"] == "iteration" and event["iteration"] == 1:
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="iteration 2"):
+        train(config, progress=progress, cancel=cancel)
+    assert not (tmp_path / "run" / "model").exists()
+    model = train(replace(config, resume=True))
+    starts = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["event"] == "start"]
+    assert [s["iteration"] for s in starts] == [0, 2]
+    assert (model / "card.json").is_file()

@@ -168,8 +168,12 @@ class WeakSegTrainLogic(SceneLogic):
     def training_config(self, cases: list[CaseEntry], *, method: str = "mixed", model_id: str | None = None,
                         out: str | Path, iterations: int = 1000, validation: list[str] | None = None,
                         device: str = "auto", options: dict | None = None, resume: bool = False,
-                        **extra) -> dict:
-        """A ``TrainConfig`` dict: cases with voxel labels train fully, the others on their weak labels."""
+                        weak: list[str] | None = None, **extra) -> dict:
+        """A ``TrainConfig`` dict: cases with voxel labels train fully, the others on their weak labels.
+
+        ``weak`` lists case ids to train on the weak labels saved in their store even though they
+        have voxel labels (to use fewer full annotations, as in paper 001's experiments).
+        """
         if method not in METHODS:
             raise WeakSegError(f"unknown method '{method}' (available: {', '.join(METHODS)})")
         if not cases:
@@ -180,10 +184,14 @@ class WeakSegTrainLogic(SceneLogic):
         if model_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", model_id):
             raise WeakSegError(f"model id '{model_id}' may hold only letters, digits, '.', '_' and '-'")
         validation = list(validation or [])
+        unlabelled = [c.case_id for c in cases if c.case_id in set(weak or ()) and "slices" not in c.kinds]
+        if unlabelled:
+            raise WeakSegError(f"case(s) {', '.join(unlabelled)} have no saved slice labels to train on")
         train_ids = [c.case_id for c in cases if c.case_id not in validation]
         return {"method": method, "dataset": str(roots.pop()), "out": str(out), "iterations": int(iterations),
                 "train_cases": train_ids, "validation_cases": validation,
-                "full_cases": [c.case_id for c in cases if c.has_full_labels and c.case_id in train_ids],
+                "full_cases": [c.case_id for c in cases
+                               if c.has_full_labels and c.case_id in train_ids and c.case_id not in set(weak or ())],
                 "device": device, "model_id": model_id or self.new_model_id(method), "resume": resume,
                 "method_options": dict(options or {}), **extra}
 

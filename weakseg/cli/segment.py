@@ -21,6 +21,8 @@ def register(sub) -> None:
     parser.add_argument("--tta", action="store_true", help="average with the left-right mirrored prediction")
     parser.add_argument("--batch-size", type=int, help="slices per forward pass (default: from free memory)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--min-component", type=float, metavar="FRACTION",
+                        help="drop lesion components smaller than FRACTION of the largest (default: the model card's)")
     parser.add_argument("--prefix", help="file name prefix (default: the case id)")
     parser.add_argument("--progress", action="store_true", help="print progress events as JSON lines to stderr")
     if _rt_available():
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if args.progress:
         progress = lambda event: print(json.dumps(event), file=sys.stderr, flush=True)  # noqa: E731
     case = case_from_args(args)
-    config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads)
+    config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads,
+                             min_component_fraction=args.min_component)
     model = load_model(args.model)
     result = segment_case(case, model, config, progress=progress)
     paths = write_outputs(result, args.out, case, prefix=args.prefix)
@@ -68,4 +71,9 @@ def _export_rt(export_rtstruct, result, args) -> Path:
     names = {e.value: {"name": e.name, "colour": [int(round(255 * c)) for c in e.color],
                        **({"code": [e.snomed_code, e.snomed_meaning]} if e.snomed_code else {})}
              for e in result.label_entries}
-    return export_rtstruct(result.labels, names, args.rtstruct, out)
+    from weakseg.rt.rtstruct_write import RtExportConfig
+
+    # The card has no version field: the weights' digest identifies the model exactly.
+    sha = result.provenance.get("model_sha256") or ""
+    config = RtExportConfig(model_name=result.provenance["model_id"], model_version=f"sha256:{sha[:12]}")
+    return export_rtstruct(result.labels, names, args.rtstruct, out, config)

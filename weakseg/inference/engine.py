@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -47,6 +47,8 @@ class InferenceConfig:
     patch_size / overlap: 3D sliding window (z, y, x) and the fraction neighbouring patches share.
     memory_fraction: share of free memory a batch may use when sizing it automatically.
     threads: CPU threads for torch (None: the idle cores, see ``cpu_threads``).
+    min_component_fraction: drop connected lesion components (all foreground classes together)
+      smaller than this fraction of the largest one; None uses the model card's setting, 0 keeps all.
     """
 
     device: str = "auto"
@@ -57,6 +59,7 @@ class InferenceConfig:
     memory_fraction: float = 0.25
     max_batch: int = 32
     threads: int | None = None
+    min_component_fraction: float | None = None
 
     def __post_init__(self) -> None:
         if self.device.split(":")[0] not in DEVICES:
@@ -149,6 +152,28 @@ def _emit(progress: Progress | None, **event) -> None:
 def _batches(n: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, n, size):
         yield start, min(n, start + size)
+
+
+def drop_small_components(classes: np.ndarray, fraction: float) -> np.ndarray:
+    """Set to background every 3D connected foreground component smaller than ``fraction`` × the largest.
+
+    Slice-wise 2D networks leave scattered false-positive islands far from the lesion;
+    they barely change Dice but dominate the Hausdorff distance.
+    """
+    if fraction <= 0:
+        return classes
+    from scipy import ndimage
+
+    components, count = ndimage.label(classes > 0, structure=np.ones((3, 3, 3), bool))
+    if count <= 1:
+        return classes
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    keep = sizes >= fraction * sizes.max()
+    keep[0] = True
+    out = classes.copy()
+    out[~keep[components]] = 0
+    return out
 
 
 # --- 2D: slice by slice ---------------------------------------------------------------------------

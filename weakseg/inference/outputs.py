@@ -19,7 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from weakseg.errors import WeakSegError
-from weakseg.io.atomic import write_bytes_atomic, write_text_atomic, write_with
+from weakseg.io.atomic import write_text_atomic, write_with
 from weakseg.io.case import Case
 from weakseg.preprocess import to_canonical
 

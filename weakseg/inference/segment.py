@@ -13,8 +13,8 @@ import torch
 
 import weakseg
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, predict_patches_3d, predict_slices,
-                                      resolve_device)
+from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, drop_small_components,
+                                      predict_patches_3d, predict_slices, resolve_device)
 from weakseg.io.case import Case
 from weakseg.preprocess import Box, PreprocessConfig, from_canonical, prepare_channels, restore, to_canonical
 
@@ -125,6 +125,10 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
 
         raise Cancelled()
     classes = probs.argmax(0).astype(np.uint8)
+    fraction = config.min_component_fraction
+    if fraction is None:
+        fraction = float(inference.get("min_component_fraction", 0.0))
+    classes = drop_small_components(classes, fraction)
     lut = np.zeros(max(probs.shape[0], 1 + max(e.class_index for e in card.labels)), dtype=np.uint8)
     for entry in card.labels:
         lut[entry.class_index] = entry.value
@@ -138,7 +142,7 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     provenance = {
         "model_id": card.id, "model_sha256": card.weights.get("sha256"), "method": card.method,
         "weakseg_version": weakseg.__version__, "torch_version": torch.__version__, "device": str(device),
-        "tta": config.tta, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
+        "tta": config.tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
         "reoriented_to_LPS": reoriented, "seconds": {"preprocess": round(t_pre - started, 3),
                                                      "predict": round(t_pred - t_pre, 3),
                                                      "total": round(time.perf_counter() - started, 3)},

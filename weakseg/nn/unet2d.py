@@ -7,7 +7,7 @@ it is the standard-supervision baseline: the same network without the branch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

@@ -204,6 +204,7 @@ class WorkerClient:
     def diagnostics(self) -> str:
         """Text for "copy diagnostics": command, job, last events and stderr lines."""
         lines = [f"command: {' '.join(self.command())}", f"job: {self.job_path}",
+                 f"job kind: {self.kind}", f"parameters: {json.dumps(self.parameters, sort_keys=True)}",
                  f"exit code: {self.process.poll() if self.process else 'not started'}"]
         if self.error:
             lines.append(f"error: {self.error.get('message')}")

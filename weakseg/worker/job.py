@@ -31,9 +31,6 @@ class Job:
     parameters: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
-    def to_json(self) -> str:
-        return json.dumps({"kind": self.kind, "parameters": self.parameters}, indent=2)
-
 
 def read_job(path: str | Path) -> Job:
     """Read and check a job file; every problem is a one-line ``WeakSegError`` naming the file."""

@@ -65,5 +65,7 @@ def _devices(versions: dict[str, str]) -> list[str]:
 
     devices = ["cpu"]
     if torch.cuda.is_available():
-        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            devices.append(f"cuda:{i} ({props.name}, {props.total_memory / 2**30:.1f} GiB)")
     return devices

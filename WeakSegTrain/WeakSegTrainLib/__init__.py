@@ -1,0 +1,1 @@
+"""WeakSegTrain's Qt-free parts (importable on slicer-core for tests)."""
