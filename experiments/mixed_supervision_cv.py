@@ -3,8 +3,9 @@
 Compares, per fold, three multiclass 2D U-Nets trained with the same iteration budget:
 
 - ``standard-5fa``: standard supervision, 5 fully annotated (FA) training cases;
-- ``mixed-5fa``: the same 5 FA cases + every other training case slice-labelled (weak labels
-  derived from the ground truth with erosion, ``weakseg.labels.derive``), paper 001's method;
+- ``mixed-5fa``: the same 5 FA cases + every other training case slice-labelled (per-class slice
+  labels derived from the ground truth after one in-plane erosion, by the training engine's
+  ``TrainConfig(derive_weak=True, derive_weak_erosion=1)``), paper 001's method;
 - ``standard-allfa``: standard supervision, every training case fully annotated (upper bound).
 
 Splits follow the paper's recipe at our scale: one seeded permutation of the cases, fold k
@@ -14,7 +15,9 @@ with ``weakseg.inference.segment_case`` and scored with ``weakseg.metrics.evalua
 (WT/TC/ET Dice and HD95).
 
     python experiments/mixed_supervision_cv.py run --out scratch/cv [--folds 2] [--iterations N] [--jobs 2]
-    python experiments/mixed_supervision_cv.py report --out scratch/cv   # tables, plots, docs/results/*.md
+    python experiments/mixed_supervision_cv.py report --out scratch/cv   # tables and plots into docs/results/
+    python experiments/mixed_supervision_cv.py reeval --out scratch/cv --fold 0 --config mixed-5fa --min-component 0.1
+    python experiments/mixed_supervision_cv.py report --out scratch/cv --tag cc0.1   # the re-evaluation's tables
 
 Each (fold, configuration) trains in its own process with one torch thread; at most
 ``--jobs`` run at once. Finished jobs are skipped on a re-run, so a killed run resumes.
@@ -127,8 +130,12 @@ def train_model(data: Path, fa: list[str], wa: list[str], method: str, budget: B
     return train(config)
 
 
-def evaluate(data: Path, model_dir: Path, cases: list[str]) -> list[dict]:
-    """Segment each held-out case with the trained model and score WT/TC/ET."""
+def evaluate(data: Path, model_dir: Path, cases: list[str], min_component: float | None = None) -> list[dict]:
+    """Segment each held-out case with the trained model and score WT/TC/ET.
+
+    ``min_component``: the inference engine's connected-component clean-up (None keeps the
+    model card's setting; the CV models' cards have none).
+    """
     import torch
 
     from weakseg.inference import InferenceConfig, segment_case
@@ -141,7 +148,8 @@ def evaluate(data: Path, model_dir: Path, cases: list[str]) -> list[dict]:
     for case_id in cases:
         case = load_case(data / case_id)
         started = time.perf_counter()
-        result = segment_case(case, model, InferenceConfig(device="cpu", threads=torch.get_num_threads()))
+        extra = {} if min_component is None else {"min_component_fraction": min_component}
+        result = segment_case(case, model, InferenceConfig(device="cpu", threads=torch.get_num_threads(), **extra))
         seconds = time.perf_counter() - started
         metrics = evaluate_case(result.labels, case.labels, "brats")
         import numpy as np
@@ -186,6 +194,23 @@ def run_job(args: argparse.Namespace) -> int:
     from weakseg.io.atomic import write_text_atomic
 
     write_text_atomic(workdir / "result.json", json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def run_reeval(args: argparse.Namespace) -> int:
+    """Re-score one trained job with post-processing; writes ``result-cc<fraction>.json`` beside ``result.json``."""
+    import torch
+
+    torch.set_num_threads(1)
+    workdir = Path(args.out) / f"fold{args.fold}" / args.config
+    base = json.loads((workdir / "result.json").read_text())
+    t0 = time.perf_counter()
+    rows = evaluate(Path(args.data), workdir / "run" / "model", base["test"], args.min_component)
+    result = {**base, "cases": rows, "eval_seconds": round(time.perf_counter() - t0, 1),
+              "postprocess": {"min_component_fraction": args.min_component, "code": git_version()}}
+    from weakseg.io.atomic import write_text_atomic
+
+    write_text_atomic(workdir / f"result-cc{args.min_component:g}.json", json.dumps(result, indent=2) + "\n")
     return 0
 
 
@@ -269,7 +294,7 @@ def run_all(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "job", "report"):
+    for name in ("run", "job", "report", "reeval"):
         p = sub.add_parser(name)
         p.add_argument("--out", type=Path, default=ROOT / "scratch" / "cv")
         p.add_argument("--data", type=Path, default=DATA)
@@ -280,11 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--jobs", type=int, default=2)
             p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
-        if name == "job":
+        if name in ("job", "reeval"):
             p.add_argument("--fold", type=int, required=True)
             p.add_argument("--config", required=True, choices=CONFIGS)
+        if name == "reeval":
+            p.add_argument("--min-component", type=float, default=0.1,
+                           help="drop lesion components smaller than this fraction of the largest")
         if name == "report":
             p.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
+            p.add_argument("--tag", default="", help="report re-evaluations result-<tag>.json (e.g. cc0.1)")
     args = parser.parse_args(argv)
     args.out, args.data = args.out.resolve(), args.data.resolve()
     if getattr(args, "cache", None) is None:
@@ -294,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_all(args)
     if args.command == "job":
         return run_job(args)
+    if args.command == "reeval":
+        return run_reeval(args)
     from experiments.mixed_supervision_report import write_report
 
-    return write_report(args.out, args.results)
+    return write_report(args.out, args.results, args.tag)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ PAPER_MULTICLASS = {"standard-5fa": (67.61, 51.12, 58.15), "mixed-5fa": (76.64, 
 PAPER_ROWS = {"standard-5fa": "Standard 5 FA", "mixed-5fa": "Mixed 5 FA + 223 WA", "standard-allfa": "Standard 228 FA"}
 
 
-def load_results(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("fold*/*/result.json"))]
+def load_results(out: Path, tag: str = "") -> list[dict]:
+    name = f"result-{tag}.json" if tag else "result.json"
+    return [json.loads(p.read_text()) for p in sorted(out.glob(f"fold*/*/{name}"))]
 
 
 def _finite(values) -> list[float]:
@@ -249,22 +250,25 @@ def _json_safe(value):
     return value
 
 
-def write_report(out: Path, results_dir: Path) -> int:
+def write_report(out: Path, results_dir: Path, tag: str = "") -> int:
+    """Tables and plots of ``result.json`` (or of ``result-<tag>.json``, a re-evaluation, with ``tag``)."""
     from weakseg.io.atomic import write_text_atomic
 
-    results = load_results(out)
+    results = load_results(out, tag)
+    stem = f"mixed-supervision-{tag}" if tag else "mixed-supervision"
     if not results:
         print(f"no result.json under {out}")
         return 1
     summary = summarise(results)
     summary["paired_wt_mixed_vs_standard5"] = paired_wt(results, "standard-5fa", "mixed-5fa")
     results_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(results_dir / "mixed-supervision-results.json",
+    write_text_atomic(results_dir / f"{stem}-results.json",
                       json.dumps(_json_safe({"summary": summary, "runs": results}), indent=2, default=str) + "\n")
-    write_text_atomic(results_dir / "mixed-supervision-cases.csv", rows_csv(results))
-    plot_dice({k: v for k, v in summary.items() if k in CONFIGS}, results_dir / "mixed-supervision-dice.png")
-    plot_paired_wt(results, results_dir / "mixed-supervision-wt-cases.png")
-    plot_curves(out, results_dir / "mixed-supervision-curves.png")
+    write_text_atomic(results_dir / f"{stem}-cases.csv", rows_csv(results))
+    plot_dice({k: v for k, v in summary.items() if k in CONFIGS}, results_dir / f"{stem}-dice.png")
+    plot_paired_wt(results, results_dir / f"{stem}-wt-cases.png")
+    if not tag:
+        plot_curves(out, results_dir / "mixed-supervision-curves.png")
     print(tables_markdown({k: v for k, v in summary.items() if k in CONFIGS}))
     print("paired WT (mixed − standard 5 FA):", json.dumps(summary["paired_wt_mixed_vs_standard5"]))
     return 0
