@@ -163,7 +163,7 @@ def report(result: dict) -> str:
         "",
         "## Results",
         "",
-        f"| pipeline | runs ok | wall median (s) | wall min (s) | CPU time median (s) | peak RSS (MB) |",
+        "| pipeline | runs ok | wall median (s) | wall min (s) | CPU time median (s) | peak RSS (MB) |",
         "|---|---|---|---|---|---|",
     ]
     for label, s in ((f"weakseg segment (model `{result.get('model', 'default')}`)", w), ("MONAI SegResNet peer", p)):

@@ -18,6 +18,10 @@ with ``weakseg.inference.segment_case`` and scored with ``weakseg.metrics.evalua
     python experiments/mixed_supervision_cv.py report --out scratch/cv   # tables and plots into docs/results/
     python experiments/mixed_supervision_cv.py reeval --out scratch/cv --fold 0 --config mixed-5fa --min-component 0.1
     python experiments/mixed_supervision_cv.py report --out scratch/cv --tag cc0.1   # the re-evaluation's tables
+    python experiments/mixed_supervision_cv.py run --out scratch/cv-a07 --configs mixed-5fa --set a=0.7  # an ablation
+
+``--set KEY=VALUE`` (repeatable, VALUE parsed as JSON) overrides one of the recipe's method options
+in every job of the run; the overrides are saved in each job's ``train-config.json`` and ``result.json``.
 
 Each (fold, configuration) trains in its own process with one torch thread; at most
 ``--jobs`` run at once. Finished jobs are skipped on a re-run, so a killed run resumes.
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -102,13 +105,30 @@ WEAK_EROSION = 1
 """Slice labels of weakly annotated cases: present when the class survives one in-plane erosion."""
 
 
-def recipe_options(branch: bool) -> dict:
+def recipe_options(branch: bool, overrides: dict | None = None) -> dict:
+    """The recipe's method options; ``overrides`` (an ablation's, e.g. ``{"a": 0.7}``) apply last."""
     options = dict(json.loads(RECIPE.read_text())["method_options"])
     options["branch"] = branch
+    options.update(overrides or {})
     return options
 
 
-def train_config(data: Path, fa: list[str], wa: list[str], method: str, budget: Budget, run_dir: Path, cache: Path):
+def parse_overrides(items: list[str] | None) -> dict:
+    """``["a=0.7", "k=2"]`` → ``{"a": 0.7, "k": 2}`` (values parsed as JSON, else kept as strings)."""
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def train_config(data: Path, fa: list[str], wa: list[str], method: str, budget: Budget, run_dir: Path, cache: Path,
+                 overrides: dict | None = None):
     """The engine's ``TrainConfig`` for one job (resumable: a killed job continues from its checkpoint)."""
     from weakseg.training import TrainConfig
 
@@ -117,15 +137,15 @@ def train_config(data: Path, fa: list[str], wa: list[str], method: str, budget: 
         train_cases=fa + wa, validation_cases=[], full_cases=list(fa), derive_weak=bool(wa),
         derive_weak_erosion=WEAK_EROSION if wa else 0, checkpoint_every=100, log_every=10, device="cpu", amp=False,
         threads=1, cache_dir=str(cache), model_id=f"cv-{run_dir.parent.name}",
-        resume=True, progress_bar=False, method_options=recipe_options(branch=method == "mixed"))
+        resume=True, progress_bar=False, method_options=recipe_options(branch=method == "mixed", overrides=overrides))
 
 
 def train_model(data: Path, fa: list[str], wa: list[str], method: str, budget: Budget, workdir: Path,
-                cache: Path) -> Path:
+                cache: Path, overrides: dict | None = None) -> Path:
     """Train with the project's engine (``weakseg.training.train``); returns the model folder."""
     from weakseg.training import train
 
-    config = train_config(data, fa, wa, method, budget, workdir / "run", cache)
+    config = train_config(data, fa, wa, method, budget, workdir / "run", cache, overrides)
     (workdir / "train-config.json").write_text(config.to_json())
     return train(config)
 
@@ -185,11 +205,12 @@ def run_job(args: argparse.Namespace) -> int:
 
     print(f"weakseg from {Path(weakseg.__file__).parent}", flush=True)
     t0 = time.perf_counter()
-    model_dir = train_model(Path(args.data), fa, wa, method, budget, workdir, args.cache)
+    overrides = parse_overrides(args.set)
+    model_dir = train_model(Path(args.data), fa, wa, method, budget, workdir, args.cache, overrides)
     train_s = time.perf_counter() - t0
     rows = evaluate(Path(args.data), model_dir, list(split.test))
     result = {"fold": split.fold, "config": args.config, "method": method, "fa": fa, "wa": wa,
-              "test": list(split.test), "budget": asdict(budget), "train_seconds": round(train_s, 1),
+              "test": list(split.test), "budget": asdict(budget), "method_overrides": overrides, "train_seconds": round(train_s, 1),
               "eval_seconds": round(time.perf_counter() - t0 - train_s, 1), "cases": rows}
     from weakseg.io.atomic import write_text_atomic
 
@@ -256,7 +277,7 @@ def git_version() -> str:
 def job_command(args: argparse.Namespace, fold: int, config: str, script: Path | None = None) -> list[str]:
     return [sys.executable, str(script or Path(__file__).resolve()), "job", "--out", str(args.out), "--data", str(args.data), "--cache", str(args.cache),
             "--folds", str(args.folds), "--seed", str(args.seed), "--iterations", str(args.iterations),
-            "--fold", str(fold), "--config", config]
+            "--fold", str(fold), "--config", config] + [arg for item in args.set or [] for arg in ("--set", item)]
 
 
 def run_all(args: argparse.Namespace) -> int:
@@ -305,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--jobs", type=int, default=2)
             p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+        if name in ("run", "job"):
+            p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                           help="override a recipe method option in every job (VALUE as JSON), e.g. a=0.7")
         if name in ("job", "reeval"):
             p.add_argument("--fold", type=int, required=True)
             p.add_argument("--config", required=True, choices=CONFIGS)
@@ -314,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "report":
             p.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
             p.add_argument("--tag", default="", help="report re-evaluations result-<tag>.json (e.g. cc0.1)")
+            p.add_argument("--ablation", type=Path, action="append", default=[],
+                           help="another run's --out folder (a --set ablation) to report beside this one")
     args = parser.parse_args(argv)
     args.out, args.data = args.out.resolve(), args.data.resolve()
     if getattr(args, "cache", None) is None:
@@ -327,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_reeval(args)
     from experiments.mixed_supervision_report import write_report
 
-    return write_report(args.out, args.results, args.tag)
+    return write_report(args.out, args.results, args.tag, [p.resolve() for p in args.ablation])
 
 
 if __name__ == "__main__":

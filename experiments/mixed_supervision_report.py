@@ -1,6 +1,8 @@
 """Tables and plots of the paper-001 cross-validation (``mixed_supervision_cv.py``).
 
-Reads ``<out>/fold*/<config>/result.json``; writes ``mixed-supervision-results.{json,csv}``
+Reads ``<out>/fold*/<config>/result.json`` (and, with ``ablations``, those of ablation runs, which
+become extra configurations named after their method-option overrides, e.g. ``mixed-5fa-a0.7``);
+writes ``mixed-supervision-results.{json,csv}``
 and PNG plots into ``docs/results/``. The prose report (``docs/results/mixed-supervision.md``)
 is written by hand around the generated tables: ``tables_markdown`` prints them.
 """
@@ -25,9 +27,30 @@ PAPER_MULTICLASS = {"standard-5fa": (67.61, 51.12, 58.15), "mixed-5fa": (76.64, 
 PAPER_ROWS = {"standard-5fa": "Standard 5 FA", "mixed-5fa": "Mixed 5 FA + 223 WA", "standard-allfa": "Standard 228 FA"}
 
 
+def variant_name(result: dict) -> str:
+    """``config`` for a plain run; ``config-<key><value>...`` for a run with method-option overrides."""
+    overrides = result.get("method_overrides") or {}
+    return result["config"] + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
+
+
 def load_results(out: Path, tag: str = "") -> list[dict]:
     name = f"result-{tag}.json" if tag else "result.json"
-    return [json.loads(p.read_text()) for p in sorted(out.glob(f"fold*/*/{name}"))]
+    results = [json.loads(p.read_text()) for p in sorted(out.glob(f"fold*/*/{name}"))]
+    for r in results:
+        if r.get("method_overrides"):
+            r["base_config"], r["config"] = r["config"], variant_name(r)
+            r["run_dir"] = str(out)
+            extra = r["config"]
+            if extra not in CONFIGS:
+                register_variant(extra, r["base_config"], r["method_overrides"])
+    return results
+
+
+def register_variant(name: str, base: str, overrides: dict) -> None:
+    """Add an ablation configuration to the tables and plots (after its base configuration)."""
+    global CONFIGS
+    CONFIGS = CONFIGS + (name,)
+    LABELS[name] = LABELS[base] + ", " + ", ".join(f"{k} = {v}" for k, v in overrides.items()) + " (ablation)"
 
 
 def _finite(values) -> list[float]:
@@ -105,9 +128,10 @@ def tables_markdown(summary: dict) -> str:
             continue
         e = summary[config]
         cells = []
+        paper = PAPER_MULTICLASS.get(config)
         for i, r in enumerate(REGIONS):
-            cells += [f"{100 * e[r]['dice_nonempty_mean']:.1f}", f"{PAPER_MULTICLASS[config][i]:.2f}"]
-        lines.append(f"| {LABELS[config]} (paper: {PAPER_ROWS[config]}) | " + " | ".join(cells) + " |")
+            cells += [f"{100 * e[r]['dice_nonempty_mean']:.1f}", f"{paper[i]:.2f}" if paper else "–"]
+        lines.append(f"| {LABELS[config]} (paper: {PAPER_ROWS.get(config, 'none')}) | " + " | ".join(cells) + " |")
     lines += ["", "Per fold, mean Dice (non-empty region):", "",
               "| configuration | region | " + " | ".join(f"fold {k}" for k in sorted(next(iter(summary.values()))["WT"]["dice_per_fold_nonempty"])) + " |",
               "|---|---|" + "---|" * len(next(iter(summary.values()))["WT"]["dice_per_fold_nonempty"])]
@@ -152,7 +176,9 @@ def plot_dice(summary: dict, path: Path) -> None:
         means = [summary[config][r]["dice_nonempty_mean"] for r in REGIONS]
         stds = [summary[config][r]["dice_nonempty_std"] for r in REGIONS]
         pos = x + (i - (len(configs) - 1) / 2) * width
-        ax.bar(pos, means, width * 0.9, yerr=stds, capsize=3, color=colours[config], label=f"ours: {LABELS[config]}")
+        ax.bar(pos, means, width * 0.9, yerr=stds, capsize=3, color=colours.get(config, "#ff7f0e"), label=f"ours: {LABELS[config]}")
+        if config not in PAPER_MULTICLASS:
+            continue
         ax.scatter(pos, [v / 100 for v in PAPER_MULTICLASS[config]], marker="D", facecolors="white", edgecolors="red", zorder=3, s=28,
                    label="paper 001 (Table 3)" if i == 0 else None)
     ax.set_xticks(x, REGIONS)
@@ -192,7 +218,7 @@ def plot_paired_wt(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_curves(out: Path, path: Path) -> bool:
+def plot_curves(out: Path, path: Path, extra_outs: list[Path] | None = None) -> bool:
     """Segmentation loss per iteration of every job, from the engine's JSON-lines event log.
 
     The segmentation term is computed the same way in every configuration (class-weighted
@@ -204,13 +230,17 @@ def plot_curves(out: Path, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    logs = sorted(out.glob("fold*/*/run/events.jsonl"))
+    logs = sorted(out.glob("fold*/*/run/events.jsonl")) + [log for extra in extra_outs or [] for log in sorted(extra.glob("fold*/*/run/events.jsonl"))]
     if not logs:
         return False
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     styles = {"standard-5fa": "#9e9e9e", "mixed-5fa": "#1f77b4", "standard-allfa": "#2ca02c"}
     for log in logs:
         config, fold = log.parent.parent.name, log.parent.parent.parent.name
+        result = log.parent.parent / "result.json"
+        if result.exists() and json.loads(result.read_text()).get("method_overrides"):
+            config = variant_name(json.loads(result.read_text()))
+            styles.setdefault(config, "#ff7f0e")
         its, losses = [], []
         for line in log.read_text().splitlines():
             try:
@@ -250,17 +280,22 @@ def _json_safe(value):
     return value
 
 
-def write_report(out: Path, results_dir: Path, tag: str = "") -> int:
-    """Tables and plots of ``result.json`` (or of ``result-<tag>.json``, a re-evaluation, with ``tag``)."""
+def write_report(out: Path, results_dir: Path, tag: str = "", ablations: list[Path] | None = None) -> int:
+    """Tables and plots of ``result.json`` (or of ``result-<tag>.json``, a re-evaluation, with ``tag``),
+    with the runs under each of ``ablations`` (other ``--out`` folders) as extra configurations."""
     from weakseg.io.atomic import write_text_atomic
 
-    results = load_results(out, tag)
+    results = load_results(out, tag) + [r for extra in ablations or [] for r in load_results(extra, tag)]
     stem = f"mixed-supervision-{tag}" if tag else "mixed-supervision"
     if not results:
         print(f"no result.json under {out}")
         return 1
     summary = summarise(results)
     summary["paired_wt_mixed_vs_standard5"] = paired_wt(results, "standard-5fa", "mixed-5fa")
+    for config in CONFIGS[3:]:  # ablations: against the baseline and against the configuration they vary
+        base = next(r["base_config"] for r in results if r["config"] == config)
+        summary[f"paired_wt_{config}_vs_standard-5fa"] = paired_wt(results, "standard-5fa", config)
+        summary[f"paired_wt_{config}_vs_{base}"] = paired_wt(results, base, config)
     results_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(results_dir / f"{stem}-results.json",
                       json.dumps(_json_safe({"summary": summary, "runs": results}), indent=2, default=str) + "\n")
@@ -268,7 +303,9 @@ def write_report(out: Path, results_dir: Path, tag: str = "") -> int:
     plot_dice({k: v for k, v in summary.items() if k in CONFIGS}, results_dir / f"{stem}-dice.png")
     plot_paired_wt(results, results_dir / f"{stem}-wt-cases.png")
     if not tag:
-        plot_curves(out, results_dir / "mixed-supervision-curves.png")
+        plot_curves(out, results_dir / "mixed-supervision-curves.png", ablations)
     print(tables_markdown({k: v for k, v in summary.items() if k in CONFIGS}))
-    print("paired WT (mixed − standard 5 FA):", json.dumps(summary["paired_wt_mixed_vs_standard5"]))
+    for key, value in summary.items():
+        if key.startswith("paired_wt_"):
+            print(f"{key} (second minus first):", json.dumps(value))
     return 0

@@ -210,7 +210,6 @@ def segment_values(segmentation_node) -> dict[str, int]:
 def labelmap_from_segmentation(segmentation_node, reference: sitk.Image,
                                values: dict[str, int] | None = None) -> sitk.Image:
     """A labelmap on ``reference``'s grid; ``values`` maps segment ID → value (default: the result tags)."""
-    segmentation = segmentation_node.GetSegmentation()
     if values is None:
         values = segment_values(segmentation_node)
     out = np.zeros(tuple(reversed(reference.GetSize())), np.uint8 if max(values.values(), default=0) < 256 else np.uint16)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from weakseg.errors import WeakSegError
 from weakseg.methods.mixed import MixedConfig, MixedMethod, seg_loss
 from weakseg.nn import UNet2D, UNet2DConfig
-from weakseg.training.data import DataConfig, load_training_case, weak_from_full
+from weakseg.training.data import load_training_case, weak_from_full
 from weakseg.training.optim import NormalisedSGD, PlateauHalving
 
 

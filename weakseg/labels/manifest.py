@@ -9,7 +9,6 @@ fully and weakly annotated cases spread evenly over the folds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,19 +20,13 @@ import numpy as np
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic
 from weakseg.io.case import find_case_files
+from weakseg.io.digest import sha256_file
 from weakseg.labels.schema import KINDS, SIDECAR_DIR, SIDECAR_JSON, STATUSES
 from weakseg.labels.store import WeakLabelStore
 
 MANIFEST_SCHEMA = "weakseg.manifest"
 MANIFEST_VERSION = 1
 
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

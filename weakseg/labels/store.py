@@ -34,6 +34,7 @@ import SimpleITK as sitk
 
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic, write_with
+from weakseg.io.digest import sha256_file as _sha256_file
 from weakseg.labels.schema import (
     ABSENT, AXES, BACKGROUND, FOREGROUND, KINDS, PRESENT, ROI3, SCHEMA_NAME, SCHEMA_VERSION, SCRIBBLE_DISK,
     SIDECAR_DIR, SIDECAR_JSON, STATUSES, UNKNOWN, Grid, decode_runs, encode_runs,
@@ -49,13 +50,6 @@ _MaskKey = tuple[str, str | None]  # (kind, class) — class is None for regions
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _slug(name: str) -> str:

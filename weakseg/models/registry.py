@@ -7,7 +7,6 @@ then in the package folder. ``default`` is the shipped tumour model.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch import nn
 
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic, write_with
+from weakseg.io.digest import sha256_file
 from weakseg.models.card import CARD_NAME, WEIGHTS_NAME, ModelCard
 from weakseg.nn import build_network
 
@@ -28,13 +28,6 @@ ALIASES = {"default": "default-tumour"}
 def user_models_dir() -> Path:
     return Path(os.environ.get("WEAKSEG_MODELS") or Path.home() / ".weakseg" / "models")
 
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_model(model_id_or_path: str | Path) -> Path:
