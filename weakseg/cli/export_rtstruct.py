@@ -6,9 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from weakseg.rt import RtExportConfig, export_rtstruct
-from weakseg.rt.contours import ContourConfig
-from weakseg.rt.segments import read_names_json
+# pydicom/highdicom are imported inside the functions that need them, so that every other
+# `weakseg` command starts without them.
 
 log = logging.getLogger("weakseg")
 
@@ -25,7 +24,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-version", default=None, help="algorithm version (default: weakseg version)")
 
 
-def config_from_args(args: argparse.Namespace) -> RtExportConfig:
+def config_from_args(args: argparse.Namespace):
+    from weakseg.rt import RtExportConfig
+    from weakseg.rt.contours import ContourConfig
+
     base = RtExportConfig()
     return RtExportConfig(
         model_name=args.model_name,
@@ -47,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from weakseg.rt import export_rtstruct
+    from weakseg.rt.segments import read_names_json
+
     names = read_names_json(args.names_json) if args.names_json else None
     out = export_rtstruct(Path(args.labels), names, Path(args.reference), Path(args.out), config_from_args(args))
     log.info("wrote %s", out)

@@ -7,8 +7,6 @@ import logging
 from pathlib import Path
 
 from weakseg.cli.export_rtstruct import add_export_arguments, config_from_args
-from weakseg.rt import export_seg
-from weakseg.rt.segments import read_names_json
 
 log = logging.getLogger("weakseg")
 
@@ -21,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from weakseg.rt import export_seg
+    from weakseg.rt.segments import read_names_json
+
     names = read_names_json(args.names_json) if args.names_json else None
     out = export_seg(Path(args.labels), names, Path(args.reference), Path(args.out), config_from_args(args))
     log.info("wrote %s", out)

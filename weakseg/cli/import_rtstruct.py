@@ -6,8 +6,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from weakseg.rt.roi_table import load_roi_table
-from weakseg.rt.rtstruct_read import import_rtstruct
 
 log = logging.getLogger("weakseg")
 
@@ -26,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from weakseg.rt.roi_table import load_roi_table
+    from weakseg.rt.rtstruct_read import import_rtstruct
+
     table = load_roi_table(args.roi_table) if args.roi_table else None
     summary = import_rtstruct(Path(args.rtstruct), Path(args.reference), Path(args.out), args.store, table)
     for roi in summary["rois"]:
