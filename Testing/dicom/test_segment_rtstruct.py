@@ -45,7 +45,7 @@ def test_segment_writes_valid_rtstruct_referencing_the_series(tmp_path: Path):
     assert names and names <= {"GTV_Necrosis", "CTV_Edema", "GTV_Enhancing"}
     for roi, obs in zip(rt.StructureSetROISequence, rt.RTROIObservationsSequence):
         assert roi.ROIGenerationAlgorithm == "AUTOMATIC"
-        assert roi.ROIGenerationDescription.startswith("default-tumour")
+        assert roi.ROIGenerationDescription.startswith("default-tumour 1.0.0")
         assert obs.RTROIInterpretedType in {"GTV", "CTV"}
     for contour_roi in rt.ROIContourSequence:
         for contour in contour_roi.ContourSequence:

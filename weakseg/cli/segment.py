@@ -73,7 +73,5 @@ def _export_rt(export_rtstruct, result, args) -> Path:
              for e in result.label_entries}
     from weakseg.rt.rtstruct_write import RtExportConfig
 
-    # The card has no version field: the weights' digest identifies the model exactly.
-    sha = result.provenance.get("model_sha256") or ""
-    config = RtExportConfig(model_name=result.provenance["model_id"], model_version=f"sha256:{sha[:12]}")
+    config = RtExportConfig(model_name=result.provenance["model_id"], model_version=result.provenance["model_version"])
     return export_rtstruct(result.labels, names, args.rtstruct, out, config)

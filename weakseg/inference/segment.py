@@ -140,7 +140,7 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     class_names = ["background"] + [e.name for e in sorted(card.labels, key=lambda e: e.class_index)]
     table = _slice_table(card, work.grid, box, classes, present, probs)
     provenance = {
-        "model_id": card.id, "model_sha256": card.weights.get("sha256"), "method": card.method,
+        "model_id": card.id, "model_version": card.version_label, "model_sha256": card.weights.get("sha256"), "method": card.method,
         "weakseg_version": weakseg.__version__, "torch_version": torch.__version__, "device": str(device),
         "tta": config.tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
         "reoriented_to_LPS": reoriented, "seconds": {"preprocess": round(t_pre - started, 3),

@@ -69,7 +69,13 @@ class ModelCard:
     weights: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
     description: str = ""
+    version: str = ""
     schema: str = SCHEMA
+
+    @property
+    def version_label(self) -> str:
+        """The card's version, or the weights' digest when it has none: either identifies the model exactly."""
+        return self.version or f"sha256:{self.weights.get('sha256', '')[:12]}"
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -54,7 +54,7 @@ def run(parameters: dict, events, job) -> dict:
         "case_id": case.case_id,
         "outputs": {kind: str(path) for kind, path in paths.items()},
         "model": {"id": card.id, "method": card.method, "sha256": card.weights.get("sha256", ""),
-                  "version": str(card.training.get("version", "")) if isinstance(card.training, dict) else "",
+                  "version": card.version_label,
                   "sequences": list(card.sequences)},
         "labels": [asdict(entry) for entry in result.label_entries],
         "tumour": card.method != "oar",
