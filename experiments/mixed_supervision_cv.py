@@ -266,9 +266,10 @@ def snapshot_code(out: Path) -> tuple[Path, str]:
 
 def git_version() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=False).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "weakseg", "experiments"], cwd=ROOT, capture_output=True,
-                               text=True).stdout.strip()
+                               text=True, check=False).stdout.strip()
         return rev + (" + uncommitted changes" if dirty else "")
     except OSError:
         return "unknown"

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,7 @@ def plot_dice(summary: dict, path: Path) -> None:
     x = np.arange(len(REGIONS))
     width = 0.8 / max(len(configs), 1)
     colours = {"standard-5fa": "#9e9e9e", "mixed-5fa": "#1f77b4", "standard-allfa": "#2ca02c"}
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
     for i, config in enumerate(configs):
         means = [summary[config][r]["dice_nonempty_mean"] for r in REGIONS]
         stds = [summary[config][r]["dice_nonempty_std"] for r in REGIONS]
@@ -185,7 +186,7 @@ def plot_dice(summary: dict, path: Path) -> None:
     ax.set_ylabel("Dice (held-out cases, mean ± std)")
     ax.set_ylim(0, 1)
     ax.set_title("Paper 001 reduced CV on 22 BraTS 2018 cases (multiclass 2D U-Net)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below: bars stay visible
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -201,14 +202,14 @@ def plot_paired_wt(results: list[dict], path: Path) -> None:
     configs = [c for c in CONFIGS if any(r["config"] == c for r in results)]
     by = {(r["config"], c["case"]): c["WT_dice"] for r in results for c in r["cases"]}
     cases = sorted({case for (_, case) in by})
-    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(1.5 * len(configs) + 1.5, 4.2), dpi=120)
     for case in cases:
         ys = [by.get((c, case), np.nan) for c in configs]
         ax.plot(range(len(configs)), ys, "-o", color="#888888", alpha=0.5, ms=3, lw=0.8)
     for i, c in enumerate(configs):
         vals = [by[(c, case)] for case in cases if (c, case) in by]
         ax.hlines(np.mean(vals), i - 0.2, i + 0.2, color="red", lw=2)
-    ax.set_xticks(range(len(configs)), [LABELS[c].replace(", ", "\n", 1) for c in configs], fontsize=8)
+    ax.set_xticks(range(len(configs)), ["\n".join(textwrap.wrap(LABELS[c], 20)) for c in configs], fontsize=7)
     ax.set_ylabel("WT Dice per held-out case")
     ax.set_ylim(0, 1)
     ax.set_title("Whole-tumour Dice, each line one case (red: mean)")
