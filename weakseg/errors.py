@@ -16,3 +16,10 @@ class WeakSegError(Exception):
         self.message = message
         self.path = None if path is None else str(path)
         super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class Cancelled(WeakSegError):
+    """The caller's cancel event was set (training, inference, export); nothing has been written."""
+
+    def __init__(self, message: str = "cancelled"):
+        super().__init__(message)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from weakseg.errors import WeakSegError
+from weakseg.errors import Cancelled, WeakSegError
 
 log = logging.getLogger("weakseg")
 
@@ -29,11 +29,6 @@ Progress = Callable[[dict], None]
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-class Cancelled(WeakSegError):
-    """Raised when the caller's cancel event is set; nothing has been written."""
-
-    def __init__(self, message: str = "cancelled"):
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

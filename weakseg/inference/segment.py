@@ -121,7 +121,7 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
                                         progress=progress, cancel=cancel)
     t_pred = time.perf_counter()
     if cancel is not None and cancel.is_set():
-        from weakseg.inference.engine import Cancelled
+        from weakseg.errors import Cancelled
 
         raise Cancelled()
     classes = probs.argmax(0).astype(np.uint8)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import Cancelled
+from weakseg.errors import Cancelled
 from weakseg.training.config import TrainConfig
 from weakseg.training.events import Progress, read_events
 

@@ -21,7 +21,8 @@ import torch
 import torch.distributed as dist
 
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import Cancelled, resolve_device
+from weakseg.errors import Cancelled
+from weakseg.inference.engine import resolve_device
 from weakseg.io.atomic import write_text_atomic
 from weakseg.training import distributed
 from weakseg.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
