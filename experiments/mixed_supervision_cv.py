@@ -19,6 +19,7 @@ with ``weakseg.inference.segment_case`` and scored with ``weakseg.metrics.evalua
     python experiments/mixed_supervision_cv.py reeval --out scratch/cv --fold 0 --config mixed-5fa --min-component 0.1
     python experiments/mixed_supervision_cv.py report --out scratch/cv --tag cc0.1   # the re-evaluation's tables
     python experiments/mixed_supervision_cv.py run --out scratch/cv-a07 --configs mixed-5fa --set a=0.7  # an ablation
+    python experiments/mixed_supervision_cv.py report --out scratch/cv-1000 --name 1000  # files mixed-supervision-1000-*
 
 ``--set KEY=VALUE`` (repeatable, VALUE parsed as JSON) overrides one of the recipe's method options
 in every job of the run; the overrides are saved in each job's ``train-config.json`` and ``result.json``.
@@ -341,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--tag", default="", help="report re-evaluations result-<tag>.json (e.g. cc0.1)")
             p.add_argument("--ablation", type=Path, action="append", default=[],
                            help="another run's --out folder (a --set ablation) to report beside this one")
+            p.add_argument("--name", default="",
+                           help="put NAME in the output file names (e.g. 1000 for a second budget): mixed-supervision-NAME-*")
     args = parser.parse_args(argv)
     args.out, args.data = args.out.resolve(), args.data.resolve()
     if getattr(args, "cache", None) is None:
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_reeval(args)
     from experiments.mixed_supervision_report import write_report
 
-    return write_report(args.out, args.results, args.tag, [p.resolve() for p in args.ablation])
+    return write_report(args.out, args.results, args.tag, [p.resolve() for p in args.ablation], args.name)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,9 @@ def plot_dice(summary: dict, path: Path) -> None:
     ax.set_xticks(x, REGIONS)
     ax.set_ylabel("Dice (held-out cases, mean ± std)")
     ax.set_ylim(0, 1)
-    ax.set_title("Paper 001 reduced CV on 22 BraTS 2018 cases (multiclass 2D U-Net)")
+    iterations = {summary[c].get("budget", {}).get("iterations") for c in configs} - {None}
+    budget = f", {iterations.pop()} iterations" if len(iterations) == 1 else ""
+    ax.set_title(f"Paper 001 reduced CV on 22 BraTS 2018 cases (multiclass 2D U-Net{budget})", fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below: bars stay visible
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -281,13 +283,18 @@ def _json_safe(value):
     return value
 
 
-def write_report(out: Path, results_dir: Path, tag: str = "", ablations: list[Path] | None = None) -> int:
+def write_report(out: Path, results_dir: Path, tag: str = "", ablations: list[Path] | None = None,
+                 name: str = "") -> int:
     """Tables and plots of ``result.json`` (or of ``result-<tag>.json``, a re-evaluation, with ``tag``),
-    with the runs under each of ``ablations`` (other ``--out`` folders) as extra configurations."""
+    with the runs under each of ``ablations`` (other ``--out`` folders) as extra configurations.
+
+    ``name`` (e.g. ``1000`` for a longer budget) goes into every output file name, so a second run's
+    files sit beside the first run's instead of replacing them.
+    """
     from weakseg.io.atomic import write_text_atomic
 
     results = load_results(out, tag) + [r for extra in ablations or [] for r in load_results(extra, tag)]
-    stem = f"mixed-supervision-{tag}" if tag else "mixed-supervision"
+    stem = "-".join(["mixed-supervision"] + [part for part in (name, tag) if part])
     if not results:
         print(f"no result.json under {out}")
         return 1
@@ -304,7 +311,7 @@ def write_report(out: Path, results_dir: Path, tag: str = "", ablations: list[Pa
     plot_dice({k: v for k, v in summary.items() if k in CONFIGS}, results_dir / f"{stem}-dice.png")
     plot_paired_wt(results, results_dir / f"{stem}-wt-cases.png")
     if not tag:
-        plot_curves(out, results_dir / "mixed-supervision-curves.png", ablations)
+        plot_curves(out, results_dir / f"{stem}-curves.png", ablations)
     print(tables_markdown({k: v for k, v in summary.items() if k in CONFIGS}))
     for key, value in summary.items():
         if key.startswith("paired_wt_"):
