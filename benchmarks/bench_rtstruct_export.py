@@ -31,7 +31,7 @@ import SimpleITK as sitk
 
 from weakseg.io.atomic import write_text_atomic
 from weakseg.rt import RtExportConfig, export_rtstruct, export_seg
-from weakseg.rt.segments import Segment, SegmentSet, resolve_style
+from weakseg.rt.segments import Segment, SegmentSet, resolve_style, segments_from_mask_files
 from weakseg.rt.series import read_reference_series, write_synthetic_series
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,12 +74,9 @@ def oracle_table(tmp: Path) -> str:
     """Per-organ Dice / volume of plastimatch's rasterisation of our RTSTRUCT vs the source mask."""
     if not OAR.is_dir() or shutil.which("plastimatch") is None:
         return "\n(oracle table skipped: DeepMind masks or plastimatch absent)\n"
-    images = {p.name[: -len(".nrrd")]: sitk.ReadImage(str(p)) for p in sorted(OAR.glob("*.nrrd"))}
-    grid = next(iter(images.values()))
-    segset = SegmentSet(grid=grid)
-    for index, (name, image) in enumerate(images.items()):
-        key, style = resolve_style(name, index)
-        segset.segments.append(Segment(style=style, mask=sitk.GetArrayFromImage(image) > 0, key=key))
+    paths = sorted(OAR.glob("*.nrrd"))
+    segset = segments_from_mask_files(paths)
+    grid = segset.grid
     ct = sitk.Image(grid.GetSize(), sitk.sitkInt16)
     ct.CopyInformation(grid)
     write_synthetic_series(ct, tmp / "hn", "CT")
@@ -90,7 +87,7 @@ def oracle_table(tmp: Path) -> str:
                     "--output-prefix", str(tmp / "pl"), "--prefix-format", "nrrd"], check=True, capture_output=True)
     voxel_ml = float(np.prod(grid.GetSpacing())) / 1000
     rows = []
-    for (source, image), seg in zip(images.items(), segset.segments):
+    for source, seg in zip((p.name[: -len(".nrrd")] for p in paths), segset.segments):
         got = sitk.Resample(sitk.ReadImage(str(tmp / "pl" / f"{seg.style.name}.nrrd")), grid, sitk.Transform(),
                             sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         b = sitk.GetArrayFromImage(got) > 0

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 
 from rt_helpers import dciodvfy_errors, dice, on_grid, plastimatch_masks
 from weakseg.rt import RtExportConfig, export_rtstruct
-from weakseg.rt.segments import Segment, SegmentSet, resolve_style
+from weakseg.rt.segments import segments_from_mask_files
 from weakseg.rt.series import write_synthetic_series
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
@@ -26,12 +26,8 @@ def oar(shared_data, tmp_path_factory):
     folder = shared_data / "oar" / "deepmind_hn_ct" / "0522c0017_oncologist"
     if not folder.is_dir():
         pytest.skip("deepmind_hn_ct masks are absent")
-    images = {p.name[: -len(".nrrd")]: sitk.ReadImage(str(p)) for p in sorted(folder.glob("*.nrrd"))}
-    grid = next(iter(images.values()))
-    segset = SegmentSet(grid=grid)
-    for index, (name, image) in enumerate(images.items()):
-        key, style = resolve_style(name, index)
-        segset.segments.append(Segment(style=style, mask=sitk.GetArrayFromImage(image) > 0, key=key))
+    segset = segments_from_mask_files(list(folder.glob("*.nrrd")))
+    grid = segset.grid
     ct = sitk.Image(grid.GetSize(), sitk.sitkInt16)
     ct.CopyInformation(grid)
     series = tmp_path_factory.mktemp("hn_ct")

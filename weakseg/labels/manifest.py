@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from weakseg.errors import WeakSegError
+from weakseg.io.jsonfile import read_json_object
 from weakseg.io.atomic import write_text_atomic
 from weakseg.io.case import find_case_files
 from weakseg.io.digest import sha256_file
@@ -206,13 +207,8 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, verify: b
     ``Manifest.verify()`` instead to get the lists of changed, missing and added files.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeakSegError("manifest not found", path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeakSegError(f"corrupt manifest: {exc}", path) from None
-    if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA:
+    data = read_json_object(path, "manifest")
+    if data.get("schema") != MANIFEST_SCHEMA:
         raise WeakSegError(f"not a WeakSeg manifest (no \"schema\": \"{MANIFEST_SCHEMA}\")", path)
     version = data.get("schema_version")
     if not isinstance(version, int) or version < 1:

@@ -15,6 +15,7 @@ from typing import Any
 
 from weakseg import brats
 from weakseg.errors import WeakSegError
+from weakseg.io.jsonfile import read_json_object
 
 SCHEMA = "weakseg-model-card/1"
 CARD_NAME = "card.json"
@@ -100,14 +101,7 @@ class ModelCard:
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelCard":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise WeakSegError("model card not found", path) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WeakSegError(f"model card is not valid JSON ({exc})", path) from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_json_object(path, "model card"), path)
 
     def label_by_class(self) -> dict[int, LabelEntry]:
         return {entry.class_index: entry for entry in self.labels}

@@ -101,6 +101,34 @@ def segments_from_label_image(labels: sitk.Image, names: dict[int, str | dict] |
     return out
 
 
+def segments_from_mask_files(paths: list[Path], table: RoiTable | None = None) -> SegmentSet:
+    """One segment per binary mask file (one file per structure, as clinical exports often are).
+
+    Names come from the file names (``Optic-Nerve-Lt.nrrd`` → TG-263 ``OpticNrv_L`` through the ROI
+    table); every mask must share the first one's grid.
+    """
+    table = table or load_roi_table()
+    images = {_file_stem(p): read_image(p) for p in sorted(paths)}
+    if not images:
+        raise WeakSegError("no mask files given")
+    grid = next(iter(images.values()))
+    segset = SegmentSet(grid=grid)
+    for index, (name, image) in enumerate(images.items()):
+        if not same_grid(image, grid):
+            raise WeakSegError(f"mask is not on the grid of {next(iter(images))}", name)
+        key, style = resolve_style(name, index, table)
+        segset.segments.append(Segment(style=style, mask=sitk.GetArrayFromImage(image) > 0, key=key))
+    return segset
+
+
+def _file_stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii", ".nrrd", ".mha"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
 def _grid_of(image: sitk.Image) -> sitk.Image:
     grid = sitk.Image(image.GetSize()[:3], sitk.sitkUInt8)
     grid.SetOrigin(image.GetOrigin()[:3])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from weakseg.errors import WeakSegError
+from weakseg.io.jsonfile import read_json_object
 
 # Fields that may differ between a run and its resumption (they do not change the result).
 RESUMABLE_CHANGES = {"iterations", "resume", "progress_bar", "device", "threads", "log_every", "cache_dir", "checkpoint_every",
@@ -81,16 +82,7 @@ class TrainConfig:
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainConfig":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise WeakSegError("configuration file not found", path) from None
-        except json.JSONDecodeError as exc:
-            raise WeakSegError(f"configuration is not valid JSON ({exc})", path) from None
-        if not isinstance(data, dict):
-            raise WeakSegError("configuration must be a JSON object", path)
-        return cls.from_dict(data, path)
+        return cls.from_dict(read_json_object(path, "configuration file"), path)
 
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: str | Path) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from weakseg.errors import WeakSegError
+from weakseg.io.jsonfile import read_json_object
 
 JOBS: dict[str, str] = {
     "info": "weakseg.worker.job_info",
@@ -35,14 +35,7 @@ class Job:
 def read_job(path: str | Path) -> Job:
     """Read and check a job file; every problem is a one-line ``WeakSegError`` naming the file."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WeakSegError("job file not found", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WeakSegError(f"job file is not valid JSON ({exc})", path) from None
-    if not isinstance(data, dict):
-        raise WeakSegError("job file must hold a JSON object", path)
+    data = read_json_object(path, "job file")
     kind = data.get("kind")
     if kind not in JOBS:
         raise WeakSegError(f"unknown job kind {kind!r} (expected one of {', '.join(JOBS)})", path)
