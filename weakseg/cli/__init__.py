@@ -15,7 +15,8 @@ import pkgutil
 import sys
 
 from weakseg import __version__
-from weakseg.errors import WeakSegError
+from weakseg.errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, WeakSegError, from_os_error,
+                            is_environment_error)
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -51,20 +52,46 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command under the error taxonomy: bad input 2, internal 3, interrupted 130.
+
+    Every user-facing failure is one line on stderr naming the path; a traceback only with
+    ``WEAKSEG_DEBUG=1``.
+    """
     try:
         return int(args.func(args) or 0)
     except WeakSegError as exc:
         print(f"weakseg: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        if os.environ.get("WEAKSEG_DEBUG"):
+            raise
+        if not is_environment_error(exc):
+            return _internal(exc)
+        print(f"weakseg: error: {from_os_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SystemExit as exc:  # a helper's "raise SystemExit('weakseg: error: ...')" is bad input too
+        if isinstance(exc.code, str):
+            text = exc.code if exc.code.startswith("weakseg:") else f"weakseg: error: {exc.code}"
+            print(text, file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
     except KeyboardInterrupt:
         print("weakseg: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("WEAKSEG_DEBUG"):
             raise
-        print(f"weakseg: internal error: {type(exc).__name__}: {exc} (set WEAKSEG_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 3
+        return _internal(exc)
 
+
+def _internal(exc: BaseException) -> int:
+    text = " ".join(str(exc).split())
+    print(f"weakseg: internal error: {type(exc).__name__}: {text} (set WEAKSEG_DEBUG=1 for a traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 if __name__ == "__main__":
     sys.exit(main())

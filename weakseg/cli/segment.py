@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from weakseg import SEQUENCES
+
 from weakseg.cli._case_args import add_case_arguments, case_from_args
+from weakseg.errors import WeakSegError
+from weakseg.io.validate import arg_type
+from weakseg.worker.job_segment import SegmentParameters, output_stem
 
 
 def register(sub) -> None:
@@ -19,11 +24,16 @@ def register(sub) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="auto uses CUDA when available, else CPU; MPS only when asked")
     parser.add_argument("--tta", action="store_true", help="average with the left-right mirrored prediction")
-    parser.add_argument("--batch-size", type=int, help="slices per forward pass (default: from free memory)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch")
-    parser.add_argument("--min-component", type=float, metavar="FRACTION",
+    parser.add_argument("--batch-size", type=arg_type(SegmentParameters, "batch_size"),
+                        help="slices per forward pass (default: from free memory)")
+    parser.add_argument("--threads", type=arg_type(SegmentParameters, "threads"), help="CPU threads for torch")
+    parser.add_argument("--min-component", type=arg_type(SegmentParameters, "min_component"), metavar="FRACTION",
                         help="drop lesion components smaller than FRACTION of the largest (default: the model card's)")
-    parser.add_argument("--prefix", help="file name prefix (default: the case id)")
+    parser.add_argument("--prefix", type=arg_type(SegmentParameters, "prefix"),
+                        help="file name prefix (default: the case id)")
+    parser.add_argument("--case-id", type=arg_type(SegmentParameters, "case_id"), metavar="ID",
+                        help="case id for file names and provenance instead of the input folder's name (which may "
+                             "be a patient's name); source paths are then left out of the provenance")
     parser.add_argument("--progress", action="store_true", help="print progress events as JSON lines to stderr")
     if _rt_available():
         parser.add_argument("--rtstruct", metavar="REFERENCE_SERIES",
@@ -42,36 +52,43 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from weakseg.inference import InferenceConfig, segment_case, write_outputs
+    from weakseg.inference.outputs import segment_outputs
     from weakseg.models import load_model
 
     progress = None
     if args.progress:
         progress = lambda event: print(json.dumps(event), file=sys.stderr, flush=True)  # noqa: E731
+    if not args.case and not any(getattr(args, name, None) for name in SEQUENCES):
+        raise WeakSegError("give a case folder or at least one sequence (--flair PATH ...)")
     case = case_from_args(args)
+    rtstruct = getattr(args, "rtstruct", None)
+    outputs = segment_outputs(args.out, output_stem(args.prefix, args.case_id, case.case_id), case,
+                              rtstruct=bool(rtstruct), inputs=[args.labels, rtstruct],
+                              case_dirs=[args.case, rtstruct])
     config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads,
                              min_component_fraction=args.min_component)
     model = load_model(args.model)
-    result = segment_case(case, model, config, progress=progress)
-    paths = write_outputs(result, args.out, case, prefix=args.prefix)
-    if getattr(args, "rtstruct", None):
-        from weakseg.rt import export_rtstruct
+    result = segment_case(case, model, config, progress=progress, case_id=args.case_id)
+    with outputs:
+        paths = write_outputs(result, outputs, case)
+        if rtstruct:
+            from weakseg.rt import export_rtstruct
 
-        paths["rtstruct"] = Path(_export_rt(export_rtstruct, result, args))
+            _export_rt(export_rtstruct, result, rtstruct, outputs.path("rtstruct"))
     if not args.quiet:
         seconds = result.provenance["seconds"]["total"]
-        print(f"case         {case.case_id}  (model {model.id}, {result.provenance['device']}, {seconds:.1f} s)")
+        print(f"case         {args.case_id or case.case_id}  (model {model.id}, {result.provenance['device']}, {seconds:.1f} s)")
         for kind, path in paths.items():
             print(f"{kind:<12} {path}")
     return 0
 
 
-def _export_rt(export_rtstruct, result, args) -> Path:
+def _export_rt(export_rtstruct, result, reference: str, out: Path) -> Path:
     """Call weakseg.rt's exporter with the labelmap and the segment names/colours."""
-    out = Path(args.out) / f"{args.prefix or result.provenance['case_id']}_rtstruct.dcm"
     names = {e.value: {"name": e.name, "colour": [int(round(255 * c)) for c in e.color],
                        **({"code": [e.snomed_code, e.snomed_meaning]} if e.snomed_code else {})}
              for e in result.label_entries}
     from weakseg.rt.rtstruct_write import RtExportConfig
 
     config = RtExportConfig(model_name=result.provenance["model_id"], model_version=result.provenance["model_version"])
-    return export_rtstruct(result.labels, names, args.rtstruct, out, config)
+    return export_rtstruct(result.labels, names, reference, out, config)

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import SimpleITK as sitk
@@ -21,6 +22,8 @@ import SimpleITK as sitk
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic, write_with
 from weakseg.io.case import Case
+from weakseg.io.output_set import OutputSet
+from weakseg.io.validate import safe_name
 from weakseg.preprocess import to_canonical
 
 TERMINOLOGY_CATEGORY = "SCT^49755003^Morphologically Altered Structure"
@@ -133,27 +136,65 @@ def write_montage(case: Case, labels: sitk.Image, entries, path: str | Path) -> 
     return Path(path)
 
 
-def write_outputs(result, out_dir: str | Path, case: Case, prefix: str | None = None) -> dict[str, Path]:
-    """Write every output of ``result`` for ``case`` into ``out_dir``; returns {kind: path}.
+OUTPUT_SUFFIXES = {
+    "labels": "_labels.nii.gz",
+    "segmentation": ".seg.nrrd",
+    "slices": "_slices.csv",
+    "montage": "_overlay.png",
+    "provenance": "_provenance.json",
+    "rtstruct": "_rtstruct.dcm",
+}
+"""Every file a segmentation result set may hold, by kind (file name = stem + suffix)."""
 
-    Kinds: 'labels' (.nii.gz), 'segmentation' (.seg.nrrd), 'slices' (.csv), 'montage'
-    (.png), 'provenance' (.json). Each file appears whole or not at all.
+
+def case_inputs(case: Case) -> tuple[list[Path], list[Path]]:
+    """(input files, case folders) of a loaded case: what an output must never overwrite or land in."""
+    sources = [Path(p) for p in case.sources.values() if p]
+    return [p for p in sources if not p.is_dir()], [p for p in sources if p.is_dir()]
+
+
+def segment_outputs(out_dir: str | Path, stem: str, case: Case | None = None, *, rtstruct: bool = False,
+                    inputs: Iterable[str | Path] = (), case_dirs: Iterable[str | Path] = ()) -> OutputSet:
+    """The validated ``OutputSet`` of one segmentation (build it before inference: bad destinations fail fast).
+
+    ``stem`` (prefix or case id) must be a safe name. Files of an older result set with
+    the same stem that this one does not write (an RTSTRUCT) are removed on commit.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = prefix or case.case_id
+    safe_name(stem, "output prefix / case id")
+    kinds = [k for k in OUTPUT_SUFFIXES if rtstruct or k != "rtstruct"]
+    files = {kind: stem + OUTPUT_SUFFIXES[kind] for kind in kinds}
+    retire = [stem + suffix for kind, suffix in OUTPUT_SUFFIXES.items() if kind not in files]
+    inputs, case_dirs = list(inputs), list(case_dirs)
+    if case is not None:
+        files_in, dirs_in = case_inputs(case)
+        inputs += files_in
+        case_dirs += dirs_in
+    return OutputSet(files, out_dir=out_dir, inputs=inputs, case_dirs=case_dirs, retire=retire,
+                     what="segmentation output")
+
+
+def write_outputs(result, out: str | Path | OutputSet, case: Case, prefix: str | None = None) -> dict[str, Path]:
+    """Write every output of ``result`` for ``case``; returns {kind: final path}.
+
+    ``out`` is the output folder, or a ``segment_outputs`` set (then the caller may add
+    files of its own, e.g. an RTSTRUCT, before the set is committed). Kinds: 'labels'
+    (.nii.gz), 'segmentation' (.seg.nrrd), 'slices' (.csv), 'montage' (.png),
+    'provenance' (.json). The set appears whole or not at all.
+    """
+    outputs = out if isinstance(out, OutputSet) else segment_outputs(out, prefix or case.case_id, case)
+    if outputs.active:
+        _write_files(result, outputs, case)
+    else:
+        with outputs:
+            _write_files(result, outputs, case)
+    return dict(outputs.final)
+
+
+def _write_files(result, outputs: OutputSet, case: Case) -> None:
     entries = result.label_entries
-    paths = {
-        "labels": out_dir / f"{stem}_labels.nii.gz",
-        "segmentation": out_dir / f"{stem}.seg.nrrd",
-        "slices": out_dir / f"{stem}_slices.csv",
-        "montage": out_dir / f"{stem}_overlay.png",
-        "provenance": out_dir / f"{stem}_provenance.json",
-    }
     labels = result.labels
-    write_with(paths["labels"], lambda tmp: sitk.WriteImage(labels, str(tmp), useCompression=True))
-    write_seg_nrrd(labels, entries, paths["segmentation"])
-    write_slice_table(result.slice_table, paths["slices"])
-    write_montage(case, labels, entries, paths["montage"])
-    write_text_atomic(paths["provenance"], json.dumps(result.provenance, indent=2) + "\n")
-    return paths
+    sitk.WriteImage(labels, str(outputs.path("labels")), useCompression=True)
+    write_seg_nrrd(labels, entries, outputs.path("segmentation"))
+    write_slice_table(result.slice_table, outputs.path("slices"))
+    write_montage(case, labels, entries, outputs.path("montage"))
+    write_text_atomic(outputs.path("provenance"), json.dumps(result.provenance, indent=2) + "\n")

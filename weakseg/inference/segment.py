@@ -90,12 +90,14 @@ def _slice_table(card, canonical: sitk.Image, box: Box, classes: np.ndarray, pre
 
 
 def segment_case(case: Case, model, config: InferenceConfig | None = None, progress: Progress | None = None,
-                 cancel: threading.Event | None = None) -> SegmentationResult:
+                 cancel: threading.Event | None = None, case_id: str | None = None) -> SegmentationResult:
     """Segment ``case`` with ``model`` (a ``LoadedModel``) and return labels on ``case.grid``.
 
     Nothing is written; see :func:`weakseg.inference.write_outputs`. Raises
     ``WeakSegError`` if the case lacks a sequence the model needs and ``Cancelled`` if
-    ``cancel`` is set (checked between batches).
+    ``cancel`` is set (checked between batches). ``case_id`` replaces the case's own id
+    (often a folder named after the patient) in the provenance, which then withholds the
+    source paths too.
     """
     config = config or InferenceConfig()
     card = model.card
@@ -142,12 +144,16 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     provenance = {
         "model_id": card.id, "model_version": card.version_label, "model_sha256": card.weights.get("sha256"), "method": card.method,
         "weakseg_version": weakseg.__version__, "torch_version": torch.__version__, "device": str(device),
-        "tta": config.tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case.case_id, "sources": {k: str(v) for k, v in case.sources.items()},
+        "tta": config.tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case_id or case.case_id,
+        "sources": {k: "withheld (case id given)" if case_id else str(v) for k, v in case.sources.items()},
         "reoriented_to_LPS": reoriented, "seconds": {"preprocess": round(t_pre - started, 3),
                                                      "predict": round(t_pred - t_pre, 3),
                                                      "total": round(time.perf_counter() - started, 3)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    series = getattr(case, "series_uids", None) or {}
+    if series:
+        provenance["series_uids"] = dict(series)
     _emit(progress, stage="done", fraction=1.0)
     return SegmentationResult(labels, probs.astype(np.float16), box, class_names[:probs.shape[0]], table, provenance,
                               sorted(card.labels, key=lambda e: e.class_index), work.grid, case.grid if reoriented else None)

@@ -1,4 +1,10 @@
-"""Atomic file writes: a crash never leaves a half-written file under the final name."""
+"""Atomic file writes: a crash never leaves a half-written file under the final name.
+
+Every file is written under a temporary name beside its target, checked (``verify``:
+libraries such as ITK ignore a full disk and leave a short file without an error), fsynced,
+and renamed over the target. A set of files that belongs together goes through
+``weakseg.io.output_set`` instead, which builds on these helpers.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+Verify = Callable[[Path], None]
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -16,9 +24,11 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask is process-global, not thread-safe
+FILE_MODE = 0o666 & ~_UMASK
+"""The mode a file created with ``open()`` would get: outputs keep the user's usual permissions."""
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:
@@ -27,9 +37,17 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+_fsync_dir = fsync_dir
+
+
+def fsync_file(path: str | Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``.
+def atomic_path(target: str | Path, verify: Verify | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success check, fsync and rename it over ``target``.
 
     The temporary name keeps the target's suffixes (``.nii.gz``, ``.seg.nrrd``) so that
     writers choosing a format from the extension still work. On any exception the
@@ -37,32 +55,38 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name.split('.')[0]}.", suffix=suffix, dir=target.parent)
+    suffix = "".join(target.suffixes)[-40:] or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name.split('.')[0][:40]}.", suffix=suffix, dir=target.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should get the user's usual mode
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as handle:
-            os.fsync(handle.fileno())
+        os.chmod(tmp_path, FILE_MODE)  # mkstemp makes 0600, and some writers recreate the file
+        fsync_file(tmp_path)
+        if verify is not None:
+            verify(tmp_path)
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
 
 
 def write_bytes_atomic(target: str | Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
+    with atomic_path(target, verify=lambda tmp: _same_length(tmp, len(data))) as tmp:
         tmp.write_bytes(data)
+
+
+def _same_length(path: Path, length: int) -> None:
+    if path.stat().st_size != length:
+        raise OSError(28, "No space left on device", str(path))
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
-def write_with(target: str | Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` and move the result into place atomically."""
-    with atomic_path(target) as tmp:
+def write_with(target: str | Path, writer: Callable[[Path], None], verify: Verify | None = None) -> None:
+    """Call ``writer(tmp_path)`` and move the result into place atomically (after ``verify(tmp_path)``)."""
+    with atomic_path(target, verify) as tmp:
         writer(tmp)

@@ -8,6 +8,7 @@ direction (LPS, as in DICOM and ITK), so geometry can never be separated from vo
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
 import re
@@ -134,6 +135,14 @@ def _nifti_layout(path: Path) -> tuple[_NiftiLayout, int]:
     ndim = dims[0]
     if not 1 <= ndim <= 7 or any(d < 1 for d in dims[1 : ndim + 1]) or bitpix <= 0:
         raise WeakSegError(f"invalid NIfTI header (dimensions {list(dims[1:ndim + 1])}, {bitpix} bits per voxel)", path)
+    if version == 1:
+        pixdim = struct.unpack(endian + "8f", head[76:108])
+    else:
+        pixdim = struct.unpack(endian + "8d", head[104:168])
+    spatial = pixdim[1 : min(ndim, 3) + 1]
+    if any(not np.isfinite(p) or p == 0 for p in spatial):
+        raise WeakSegError(f"voxel spacing {[float(p) for p in spatial]} in the NIfTI header is zero or not a number "
+                           "(ITK would silently use 1 mm, and every volume would be wrong)", path)
     voxels = int(np.prod(dims[1 : ndim + 1], dtype=np.int64))
     offset = max(offset, 352 if version == 1 else 544)
     float_dtype = {16: np.dtype(endian + "f4"), 64: np.dtype(endian + "f8")}.get(datatype)
@@ -218,11 +227,33 @@ def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool =
         raise WeakSegError(f"is a {image.GetDimension()}D image {image.GetSize()}; a 3D volume is needed", path)
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise WeakSegError(f"has {image.GetNumberOfComponentsPerPixel()} components per voxel; a scalar volume is needed", path)
+    spacing = image.GetSpacing()
+    if any(not np.isfinite(s) or s <= 0 for s in spacing):
+        raise WeakSegError(f"voxel spacing {[round(s, 6) for s in spacing]} is zero, negative or not a number", path)
     if check_finite and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
         bad = int(np.count_nonzero(~np.isfinite(sitk.GetArrayViewFromImage(image))))
         if bad:
             raise WeakSegError(f"contains {bad} NaN or infinite voxels", path)
     return image
+
+
+def verify_written(path: str | Path) -> None:
+    """Check that a file just written is complete: ITK ignores a full disk and leaves a short file, no error.
+
+    Images are re-read (gzip CRC and NIfTI length included); other files must be non-empty.
+    Raises ``OSError(ENOSPC)`` naming the file, as the failed write should have.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    try:
+        if path.stat().st_size == 0:
+            raise WeakSegError("is empty (0 bytes)", path)
+        if name.endswith((".nii", ".nii.gz", ".nrrd", ".mha", ".png")):
+            _check_complete(path, check_finite=False, verify=True)
+            with capture_native_stderr([]):
+                sitk.ReadImage(str(path))
+    except (WeakSegError, RuntimeError) as exc:
+        raise OSError(errno.ENOSPC, f"written file is incomplete ({exc}); is the disk full?", str(path)) from None
 
 
 def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -> Path:
@@ -233,7 +264,7 @@ def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -
         with capture_native_stderr([]):  # ITK warns on stderr about metadata a format cannot hold
             sitk.WriteImage(image, str(tmp), useCompression=compress)
 
-    write_with(path, write)
+    write_with(path, write, verify=verify_written)
     return path
 
 

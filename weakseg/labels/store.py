@@ -19,7 +19,9 @@ contours only some organs gives full masks for those organs and nothing for the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import json
 import logging
 import re
@@ -27,13 +29,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import SimpleITK as sitk
 
-from weakseg.errors import WeakSegError
+from weakseg.errors import WeakSegError, from_os_error
 from weakseg.io.atomic import write_text_atomic, write_with
+from weakseg.io.lock import FileLock
 from weakseg.io.digest import sha256_file as _sha256_file
 from weakseg.labels.schema import (
     ABSENT, AXES, BACKGROUND, FOREGROUND, KINDS, PRESENT, ROI3, SCHEMA_NAME, SCHEMA_VERSION, SCRIBBLE_DISK,
@@ -44,6 +47,16 @@ log = logging.getLogger("weakseg")
 
 _MASK_FILE = re.compile(r"^(scribbles|regions|full)-.*\.nrrd$")
 _STALE_TEMP_S = 600.0
+LOCK_NAME = ".lock"
+LOCK_TIMEOUT_S = float(os.environ.get("WEAKSEG_LOCK_TIMEOUT", "30"))
+"""Seconds a save waits for another writer of the same case before giving up."""
+
+
+def case_lock(directory: Path, *, timeout: float | None = None, owner: str | None = None,
+              case_id: str | None = None) -> FileLock:
+    """The lock every writer of one sidecar folder takes (``.lock`` inside it)."""
+    return FileLock(Path(directory) / LOCK_NAME, timeout=LOCK_TIMEOUT_S if timeout is None else timeout, owner=owner,
+                    what=f"case {case_id}" if case_id else "case")
 _MaskKey = tuple[str, str | None]  # (kind, class) — class is None for regions
 
 
@@ -395,30 +408,66 @@ class WeakLabelStore:
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, *, force: bool = False) -> Path:
+    def save(self, *, force: bool = False, timeout: float | None = None) -> Path:
         """Write the sidecar atomically and return the JSON path.
 
-        New masks are written (each atomically, under content-hashed names) before the JSON,
-        and old masks are removed only after it, so a crash leaves the previous sidecar whole.
-        Refuses (``WeakSegError``) when labels.json changed on disk since this store read it,
-        e.g. saved by another program, unless ``force``.
+        The commit protocol: take the case's lock (waiting up to ``timeout`` s, default
+        ``LOCK_TIMEOUT_S``; then "case is being edited by ..."), compare labels.json with the
+        version this store read (refused with ``WeakSegError`` when another program saved
+        since, unless ``force``), write new masks (each atomically and read back, under
+        content-hashed names), replace the JSON (the commit point), remove masks nothing
+        references, release the lock. A crash at any moment leaves the previous sidecar
+        whole; two writers can never both succeed from the same version (no lost update).
         """
         try:
-            if not force:
-                self._check_unchanged_on_disk()
             self.directory.mkdir(parents=True, exist_ok=True)
-            for key, item in sorted(self._masks.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-                if item.dirty:
-                    self._write_mask(key, item)
-            self.modified = _now()
-            text = _compact_json(self._to_json())
-            write_text_atomic(self.path, text)
+            with self._lock(timeout):
+                if not force:
+                    self._check_unchanged_on_disk()
+                for key, item in sorted(self._masks.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+                    if item.dirty:
+                        self._write_mask(key, item)
+                self.modified = _now()
+                text = _compact_json(self._to_json())
+                write_text_atomic(self.path, text)
+                self._disk_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                self._meta_dirty = False
+                self._remove_unreferenced()
         except OSError as exc:
-            raise WeakSegError(f"cannot write weak labels ({exc.strerror or exc})", self.directory) from None
-        self._disk_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self._meta_dirty = False
-        self._remove_unreferenced()
+            raise from_os_error(exc, self.directory, "cannot write weak labels") from None
         return self.path
+
+    def _lock(self, timeout: float | None = None) -> FileLock:
+        return case_lock(self.directory, timeout=timeout, owner=self.annotator, case_id=self.case_id)
+
+    @classmethod
+    @contextlib.contextmanager
+    def edit(cls, case_dir: str | Path, *, sidecar: str | Path | None = None, grid: Grid | sitk.Image | None = None,
+             case_id: str | None = None, create: bool = True, timeout: float | None = None,
+             owner: str | None = None) -> Iterator["WeakLabelStore"]:
+        """Open a case's store under its lock, yield it, and save it if changed: a read-modify-write
+        no other writer can interleave with (what ``weakseg labels set-range`` and scripts use)."""
+        case_dir = Path(case_dir)
+        directory = Path(sidecar) if sidecar is not None else case_dir / SIDECAR_DIR
+        if sidecar is None and not case_dir.is_dir():
+            raise WeakSegError("case folder not found", case_dir)
+        if not (directory / SIDECAR_JSON).exists() and not create:
+            raise WeakSegError("no weak-label sidecar (labels.json) here", directory)
+        created = not directory.exists()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with case_lock(directory, timeout=timeout, owner=owner, case_id=case_id or case_dir.name):
+                store = cls.open(case_dir, sidecar=sidecar, grid=grid, case_id=case_id, create=create)
+                yield store
+                if store.dirty:
+                    store.save(timeout=timeout)
+        except OSError as exc:
+            raise from_os_error(exc, directory, "cannot edit weak labels") from None
+        finally:
+            if created and not (directory / SIDECAR_JSON).exists():
+                with contextlib.suppress(OSError):
+                    (directory / LOCK_NAME).unlink()
+                    directory.rmdir()
 
     @property
     def dirty(self) -> bool:
@@ -515,8 +564,14 @@ class WeakLabelStore:
         path = self.directory / name
         if not self._holds(path, item.array):  # never rewrite a file the committed JSON may reference
             image = self.grid.image(item.array)
-            write_with(path, lambda tmp: sitk.WriteImage(image, str(tmp), useCompression=True))
+            write_with(path, lambda tmp: sitk.WriteImage(image, str(tmp), useCompression=True),
+                       verify=lambda tmp: self._verify_written(tmp, item.array))
         item.file, item.sha256, item.dirty = name, _sha256_file(path), False
+
+    def _verify_written(self, path: Path, array: np.ndarray) -> None:
+        """A mask just written must read back exactly: ITK ignores a full disk and leaves a short file."""
+        if not self._holds(path, array):
+            raise OSError(28, "No space left on device (mask file incomplete after writing)", str(path))
 
     def _holds(self, path: Path, array: np.ndarray) -> bool:
         """True when ``path`` already holds exactly ``array`` on this grid (same content, same name)."""

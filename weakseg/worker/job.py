@@ -1,12 +1,12 @@
 """A job file: ``{"kind": "segment", "parameters": {...}}``, and the registry of job kinds.
 
 Job modules are imported only when their kind runs, so a light job (``info``,
-``selftest``) starts without importing torch.
+``selftest``) starts without importing torch. Parameters are checked against the job's
+parameters dataclass by ``weakseg.io.validate`` (the same checks as the command line).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from weakseg.errors import WeakSegError
 from weakseg.io.jsonfile import read_json_object
+from weakseg.io.validate import from_mapping
 
 JOBS: dict[str, str] = {
     "info": "weakseg.worker.job_info",
@@ -35,9 +36,11 @@ class Job:
 def read_job(path: str | Path) -> Job:
     """Read and check a job file; every problem is a one-line ``WeakSegError`` naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise WeakSegError("job file is a folder, expected a JSON file", path)
     data = read_json_object(path, "job file")
     kind = data.get("kind")
-    if kind not in JOBS:
+    if not isinstance(kind, str) or kind not in JOBS:
         raise WeakSegError(f"unknown job kind {kind!r} (expected one of {', '.join(JOBS)})", path)
     parameters = data.get("parameters", {})
     if not isinstance(parameters, dict):
@@ -51,13 +54,5 @@ def job_runner(kind: str) -> Callable:
 
 
 def parameters_as(cls, job: Job):
-    """Fill a parameters dataclass from the job, refusing unknown or missing keys by name."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(job.parameters) - names)
-    if unknown:
-        raise WeakSegError(f"{job.kind} job: unknown parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})",
-                           job.path)
-    try:
-        return cls(**job.parameters)
-    except TypeError as exc:
-        raise WeakSegError(f"{job.kind} job: {exc}", job.path) from None
+    """Fill a parameters dataclass from the job, refusing unknown, missing or mistyped keys by name."""
+    return from_mapping(cls, job.parameters, f"{job.kind} job", job.path)

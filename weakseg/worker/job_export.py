@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from weakseg.io.validate import spec
 from weakseg.worker.job import parameters_as
 
 
@@ -13,7 +15,7 @@ class ExportParameters:
     labels: str
     reference_dir: str
     out: str
-    names: dict | None = None
+    names: dict[str, Any] | None = spec(None, keys=lambda key: key.lstrip("-").isdigit(), help="label values (integers)")
     model_name: str = "WeakSeg"
     model_version: str = ""
 

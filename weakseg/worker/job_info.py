@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from weakseg import SEQUENCES
 
 from weakseg.io.case import load_case
+from weakseg.io.validate import spec
 from weakseg.worker.job import parameters_as
 
 
 @dataclass
 class InfoParameters:
     case: str | None = None
-    sequences: dict[str, str] = field(default_factory=dict)
+    sequences: dict[str, str] = spec(default_factory=dict, keys=tuple(SEQUENCES))
     labels: str | None = None
-    reference: str = "flair"
+    reference: str = spec("flair", choices=tuple(SEQUENCES))
 
 
 def run(parameters: dict, events, job) -> dict:

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from weakseg.io.validate import spec
 from weakseg.worker.job import parameters_as
 
 PACKAGES = ("numpy", "SimpleITK", "scipy", "skimage", "pydicom", "highdicom", "torch", "safetensors")
@@ -22,8 +23,8 @@ PACKAGES = ("numpy", "SimpleITK", "scipy", "skimage", "pydicom", "highdicom", "t
 
 @dataclass
 class SelftestParameters:
-    steps: int = 3
-    step_seconds: float = 0.0
+    steps: int = spec(3, minimum=0)
+    step_seconds: float = spec(0.0, minimum=0.0, maximum=3600.0)
     child: bool = False
     import_packages: bool = True
 
