@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from rt_helpers import dciodvfy_errors, files_in, write_seg_nrrd, synthetic_case  # noqa: F401  (synthetic_case is a fixture)
 from weakseg.cli import main
 from weakseg.errors import WeakSegError
+from weakseg.rt.reference import ExpectedIdentity
 from weakseg.rt import export_rtstruct
 from weakseg.rt.rtstruct_read import read_rtstruct
 
@@ -70,8 +71,13 @@ def test_labels_on_another_grid_are_refused(synthetic_case, tmp_path):
     _, series_dir, labels = synthetic_case
     moved = sitk.Image(labels)
     moved.SetOrigin(tuple(o + 500 for o in labels.GetOrigin()))
-    with pytest.raises(WeakSegError, match="do not match the reference series grid"):
+    # labels off the series' lattice and without identity: refused before anything is resampled
+    with pytest.raises(WeakSegError, match="cannot verify that the labels belong"):
         export_rtstruct(moved, None, series_dir, tmp_path / "rt.dcm")
+    # the patient confirmed: still refused, they lie outside the images
+    confirmed = ExpectedIdentity(patient_id="WS0001")
+    with pytest.raises(WeakSegError, match="do not match the reference series grid"):
+        export_rtstruct(moved, None, series_dir, tmp_path / "rt.dcm", expected=confirmed)
     assert files_in(tmp_path) == []
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from weakseg import SEQUENCES
+from weakseg.io.dicom_identity import DicomIdentity
 from weakseg.errors import WeakSegError
-from weakseg.io.image import has_image_suffix, overlap_fraction, read_image, resample_to, same_grid
+from weakseg.io.image import has_image_suffix, read_image, resample_to, same_grid
+from weakseg.io.overlap import coverage_fraction
 
 log = logging.getLogger("weakseg")
 
@@ -67,6 +69,14 @@ class Case:
     reference: str = "flair"
     sources: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    series_uids: dict[str, str] = field(default_factory=dict)  # sequence -> DICOM SeriesInstanceUID
+    identity: DicomIdentity | None = None  # patient/study/frame of reference of the reference sequence (DICOM only)
+
+    def dicom_provenance(self) -> dict | None:
+        """UIDs for provenance (never PatientID): which series were read, and their frame of reference."""
+        if not self.series_uids:
+            return None
+        return {"series_uids": dict(self.series_uids), **(self.identity.provenance() if self.identity else {})}
 
     @property
     def grid(self) -> sitk.Image:
@@ -111,12 +121,12 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
     # Refuse before resampling anything, so a bad study gives one error and no warnings.
     for name, image in images.items():
         if not same_grid(image, ref):
-            frac = overlap_fraction(image, ref)
+            frac = coverage_fraction(ref, image)
             if frac < MIN_OVERLAP:
                 raise WeakSegError(
                     f"sequence '{name}' covers only {frac:.0%} of the {ref_name} extent; sequences do not belong to one "
                     "study or are not co-registered", sources.get(name, case_id))
-    if labels is not None and not same_grid(labels, ref) and overlap_fraction(labels, ref) < MIN_OVERLAP:
+    if labels is not None and not same_grid(labels, ref) and coverage_fraction(ref, labels) < MIN_OVERLAP:
         raise WeakSegError(f"labels do not overlap the {ref_name} grid", sources.get("seg", case_id))
     aligned: dict[str, sitk.Image] = {}
     for name, image in images.items():
@@ -148,26 +158,31 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
 
 def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Path] | None = None,
               labels: str | Path | None = None, reference: str = "flair", case_id: str | None = None,
-              log_warnings: bool = True) -> Case:
-    """Load a case folder, a DICOM folder, or explicit per-sequence files.
+              log_warnings: bool = True, allow_mixed_studies: bool = False) -> Case:
+    """Load a case folder, a DICOM folder / DICOMDIR / zip, or explicit per-sequence inputs.
 
-    ``sequences`` maps canonical names (t1, t1c, t2, flair) to files and overrides or
-    replaces what is found in ``source``.
+    ``sequences`` maps canonical names (t1, t1c, t2, flair) to image files or DICOM series
+    folders and overrides or replaces what is found in ``source``. DICOM sequences must share
+    patient and study (``allow_mixed_studies`` lifts the study rule, never the patient rule).
     """
     files: dict[str, Path] = {}
     if source is not None:
         folder = Path(source)
         if not folder.exists():
             raise WeakSegError("case folder not found", folder)
-        if folder.is_file():
-            raise WeakSegError("is a file; give a case folder, or the sequences explicitly (--flair PATH ...)", folder)
-        files = find_case_files(folder)
-        if not files:
-            from weakseg.io.dicom import is_dicom_folder, load_dicom_case
+        from weakseg.io.dicom_files import is_dicom_input
 
-            if is_dicom_folder(folder):
+        if folder.is_file() and not is_dicom_input(folder):
+            raise WeakSegError("is a file; give a case folder, a DICOMDIR or zip archive, or the sequences explicitly "
+                               "(--flair PATH ...)", folder)
+        files = find_case_files(folder) if folder.is_dir() else {}
+        if not files:
+            from weakseg.io.dicom import load_dicom_case
+
+            if is_dicom_input(folder):
                 return load_dicom_case(folder, reference=reference, overrides=sequences, labels=labels,
-                                       log_warnings=log_warnings)
+                                       log_warnings=log_warnings, allow_mixed_studies=allow_mixed_studies,
+                                       case_id=case_id)
             raise WeakSegError("no MRI files found (BraTS naming *_flair/_t1/_t1ce/_t2 or *-t2f/-t1n/-t1c/-t2w, or DICOM)", folder)
         case_id = case_id or folder.name
     for name, path in (sequences or {}).items():
@@ -176,9 +191,41 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
         files[name] = Path(path)
     if labels is not None:
         files["seg"] = Path(labels)
+    images, series = {}, {}
+    for name, path in files.items():
+        if name == "seg":
+            continue
+        if _is_series_input(path):
+            from weakseg.io.dicom import read_series_input
+
+            images[name], series[name] = read_series_input(path, f"--{name}")
+        else:
+            images[name] = read_image(path)
+    warnings: list[str] = []
+    if series:
+        from weakseg.io.dicom import pseudonym
+        from weakseg.io.dicom_identity import check_one_study
+
+        warnings = check_one_study({name: info.identity for name, info in series.items()}, allow_mixed_studies)
+        case_id = case_id or pseudonym(next(iter(series.values())).study_uid, next(iter(files.values())))
     if case_id is None:
         first = next(iter(files.values()), None)
         case_id = _stem(first).rsplit("_", 1)[0] if first else "case"
-    images = {name: read_image(path) for name, path in files.items() if name != "seg"}
     label_image = read_image(files["seg"]) if "seg" in files else None
-    return assemble_case(case_id, images, files, label_image, reference, log_warnings)
+    case = assemble_case(case_id, images, files, label_image, reference, log_warnings=False)
+    if series:
+        from weakseg.io.dicom import attach_dicom
+
+        attach_dicom(case, series)
+    case.warnings[:0] = warnings
+    if log_warnings:
+        for msg in case.warnings:
+            log.warning(msg)
+    return case
+
+
+def _is_series_input(path: Path) -> bool:
+    """A DICOM series given as a folder, DICOMDIR or zip (not an image file)."""
+    if path.is_dir():
+        return True
+    return path.is_file() and (path.name.upper() == "DICOMDIR" or path.suffix.lower() == ".zip")

@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from weakseg.rt.rtstruct_write import RtExportConfig, write_rtstruct
 from weakseg.rt.segments import SegmentSet, read_segments, segments_from_label_image
-from weakseg.rt.series import read_reference_series
+from weakseg.rt.series import ReferenceSeries, read_reference_series
 
 
 def _as_segments(labels: sitk.Image | SegmentSet | str | Path, names: dict | None) -> SegmentSet:
@@ -20,28 +20,39 @@ def _as_segments(labels: sitk.Image | SegmentSet | str | Path, names: dict | Non
     return read_segments(labels, names)
 
 
-def export_rtstruct(labels: sitk.Image | SegmentSet | str | Path, names: dict | None, reference_dir: str | Path,
-                    out_path: str | Path, config: RtExportConfig | None = None) -> Path:
-    """Write ``labels`` as an RTSTRUCT referencing the image series in ``reference_dir``.
+def _prepare(labels, names, reference, expected):
+    from weakseg.rt.reference import ExpectedIdentity, provenance_identity, verify_reference
+
+    source = labels if isinstance(labels, (str, Path)) else None
+    if expected is None:
+        expected = ExpectedIdentity(case=provenance_identity(source) if source is not None else None)
+    series = reference if isinstance(reference, ReferenceSeries) else read_reference_series(reference)
+    segset = _as_segments(labels, names)
+    verify_reference(series, segset.grid, expected, series.folder)
+    return segset, series, source
+
+
+def export_rtstruct(labels: sitk.Image | SegmentSet | str | Path, names: dict | None,
+                    reference: str | Path | ReferenceSeries, out_path: str | Path, config: RtExportConfig | None = None,
+                    expected=None) -> Path:
+    """Write ``labels`` as an RTSTRUCT referencing the image series in ``reference`` (a folder or a read series).
 
     ``labels``: a multi-label image, a label file (.nii.gz, .nrrd, .seg.nrrd) or a SegmentSet;
     ``names``: label value → ROI name or {name, colour, type, code} (None: BraTS sub-regions
-    for values 1-4, else Label_<value>).
+    for values 1-4, else Label_<value>); ``expected``: a ``weakseg.rt.reference.ExpectedIdentity``
+    (None: from the provenance beside a labels file). The reference must be the labels' patient.
     """
-    source = labels if isinstance(labels, (str, Path)) else None
-    segset = _as_segments(labels, names)
-    series = read_reference_series(reference_dir)
+    segset, series, source = _prepare(labels, names, reference, expected)
     return write_rtstruct(segset, series, out_path, config or RtExportConfig(), source=source)
 
 
-def export_seg(labels: sitk.Image | SegmentSet | str | Path, names: dict | None, reference_dir: str | Path,
-               out_path: str | Path, config: RtExportConfig | None = None) -> Path:
-    """Write ``labels`` as a binary DICOM SEG of the series in ``reference_dir`` (same codes as the RTSTRUCT)."""
+def export_seg(labels: sitk.Image | SegmentSet | str | Path, names: dict | None,
+               reference: str | Path | ReferenceSeries, out_path: str | Path, config: RtExportConfig | None = None,
+               expected=None) -> Path:
+    """Write ``labels`` as a binary DICOM SEG of the series in ``reference`` (same codes and checks as the RTSTRUCT)."""
     from weakseg.rt.seg_write import write_seg
 
-    source = labels if isinstance(labels, (str, Path)) else None
-    segset = _as_segments(labels, names)
-    series = read_reference_series(reference_dir)
+    segset, series, source = _prepare(labels, names, reference, expected)
     return write_seg(segset, series, out_path, config or RtExportConfig(), source=source)
 
 

@@ -25,7 +25,7 @@ import weakseg
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_with
 from weakseg.rt.contours import ContourConfig, keyhole, mask_rings
-from weakseg.rt.segments import Segment, SegmentSet, on_grid
+from weakseg.rt.segments import Segment, SegmentSet
 from weakseg.rt.series import ReferenceSeries
 
 log = logging.getLogger("weakseg")
@@ -207,9 +207,13 @@ def build_rtstruct(segset: SegmentSet, series: ReferenceSeries, config: RtExport
 
 def write_rtstruct(segset: SegmentSet, series: ReferenceSeries, out_path: str | Path,
                    config: RtExportConfig = RtExportConfig(), source: str | Path | None = None) -> Path:
-    """Build and atomically write the RTSTRUCT; nothing is written when anything fails."""
+    """Build and atomically write the RTSTRUCT; nothing is written when anything fails.
+
+    Identity is the caller's to check first (``weakseg.rt.reference.verify_reference``)."""
+    from weakseg.rt.reference import onto_series
+
     reference_check(series)
-    segset = on_grid(segset, series.grid(), source)
+    segset = onto_series(segset, series, source)
     ds = build_rtstruct(segset, series, config)
     out_path = Path(out_path)
     write_with(out_path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))

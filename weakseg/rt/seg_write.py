@@ -7,6 +7,8 @@ Empty frames are omitted (highdicom's default), so the file stays small.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
 import highdicom as hd
@@ -18,8 +20,10 @@ from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_with
 from weakseg.rt.codes import ANATOMICAL_STRUCTURE, Code
 from weakseg.rt.rtstruct_write import RtExportConfig, reference_check
-from weakseg.rt.segments import SegmentSet, on_grid
+from weakseg.rt.segments import SegmentSet
 from weakseg.rt.series import ReferenceSeries
+
+log = logging.getLogger("weakseg")
 
 _TISSUE = Code("85756007", "Tissue")
 
@@ -51,8 +55,29 @@ def build_seg(segset: SegmentSet, series: ReferenceSeries, config: RtExportConfi
             display_color=hd.color.CIELabColor(*_rgb_to_lab(style.colour)),
         ))
     pixels = np.stack([s.mask for s in kept], axis=-1).astype(np.uint8)  # (frames, rows, cols, segments)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seg = _segmentation(series, pixels, descriptions, config)
+    for message in dict.fromkeys(str(w.message) for w in caught):  # once each, through the log, not raw stderr
+        log.info("highdicom: %s", message)
+    return seg
+
+
+def _shared_orientation(series: ReferenceSeries) -> list:
+    """The reference headers with one ImageOrientationPatient: scanners write float noise (1e-8) between
+    slices, which highdicom's exact comparison rejects; the series was already checked to agree within 1e-4."""
+    iop = list(series.first.ImageOrientationPatient)
+    out = []
+    for ds in series.datasets:
+        copy = ds.copy()
+        copy.ImageOrientationPatient = iop
+        out.append(copy)
+    return out
+
+
+def _segmentation(series: ReferenceSeries, pixels: np.ndarray, descriptions, config: RtExportConfig):
     return hd.seg.Segmentation(
-        source_images=series.datasets,
+        source_images=_shared_orientation(series),
         pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
@@ -81,8 +106,10 @@ def _rgb_to_lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
 
 def write_seg(segset: SegmentSet, series: ReferenceSeries, out_path: str | Path,
               config: RtExportConfig = RtExportConfig(), source: str | Path | None = None) -> Path:
+    from weakseg.rt.reference import onto_series
+
     reference_check(series)
-    segset = on_grid(segset, series.grid(), source)
+    segset = onto_series(segset, series, source)
     seg = build_seg(segset, series, config)
     out_path = Path(out_path)
     write_with(out_path, lambda tmp: seg.save_as(tmp))

@@ -67,19 +67,35 @@ class ReferenceSeries:
         """Position of each plane along the normal (mm)."""
         return self.positions @ self.normal
 
+    def is_uniform(self, tolerance: float = 0.01) -> bool:
+        """Whether the planes are equally spaced (a dropped slice makes them not)."""
+        gaps = np.diff(self.slice_offsets())
+        return len(gaps) == 0 or float(np.ptp(gaps)) <= tolerance * float(np.median(gaps))
+
     def grid(self) -> sitk.Image:
-        """An empty image on this series' grid (uniform slice spacing assumed for the image only)."""
+        """An empty image on this series' grid; only exact for a uniform series (see :meth:`plane_grid`)."""
         image = sitk.Image(self.columns, self.rows, len(self.datasets), sitk.sitkUInt8)
         offsets = self.slice_offsets()
         gaps = np.diff(offsets)
         dz = float(np.median(gaps)) if len(offsets) > 1 else float(self.first.get("SliceThickness", 1.0) or 1.0)
-        if len(gaps) and np.ptp(gaps) > 0.01 * dz:
-            log.warning("%s: slice spacing varies (%.3g to %.3g mm); labels are matched to slices by index",
-                        self.folder, gaps.min(), gaps.max())
         image.SetSpacing((self.pixel_spacing[1], self.pixel_spacing[0], dz))
         image.SetOrigin(tuple(float(v) for v in self.positions[0]))
         image.SetDirection(tuple(np.column_stack([self.row_dir, self.col_dir, self.normal]).ravel().tolist()))
         return image
+
+    def plane_grid(self, k: int) -> sitk.Image:
+        """A one-plane image exactly at plane ``k``'s true position."""
+        image = sitk.Image(self.columns, self.rows, 1, sitk.sitkUInt8)
+        image.SetSpacing((self.pixel_spacing[1], self.pixel_spacing[0], 1.0))
+        image.SetOrigin(tuple(float(v) for v in self.positions[k]))
+        image.SetDirection(tuple(np.column_stack([self.row_dir, self.col_dir, self.normal]).ravel().tolist()))
+        return image
+
+    @property
+    def identity(self):
+        from weakseg.io.dicom_identity import DicomIdentity
+
+        return DicomIdentity.of(self.first)
 
     def plane_to_patient(self, k: int, rc: np.ndarray) -> np.ndarray:
         """(row, col) pixel coordinates on plane ``k`` → (n, 3) LPS points, exactly on that plane."""
@@ -97,25 +113,28 @@ class ReferenceSeries:
 
 
 def _is_image(ds: Dataset) -> bool:
-    return "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds and "Rows" in ds
+    """A CT/MR/PET image slice (RT objects, SEG, SR and presentation states are not)."""
+    return "Rows" in ds and "SeriesInstanceUID" in ds and str(ds.get("Modality", "")) not in _NOT_IMAGES
 
 
-def read_reference_series(folder: str | Path, series_uid: str | None = None) -> ReferenceSeries:
-    """Read the image series in ``folder`` (other objects such as RTSTRUCTs are ignored).
+_NOT_IMAGES = {"RTSTRUCT", "RTPLAN", "RTDOSE", "RTRECORD", "SEG", "SR", "PR", "KO", "REG", "DOC"}
 
-    With several image series present, ``series_uid`` picks one; without it that is an error.
+
+def read_reference_series(folder: str | Path, series_uid: str | None = None,
+                          prefer_series_uid: str | None = None) -> ReferenceSeries:
+    """Read the image series in a folder, DICOMDIR or zip (other objects such as RTSTRUCTs are ignored).
+
+    With several image series present, ``series_uid`` picks one (it must be there);
+    ``prefer_series_uid`` picks one when present (a study folder holding the segmented series);
+    otherwise several series are an error.
     """
+    from weakseg.io.dicom_files import open_dicom_input
+
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.exists():
         raise WeakSegError("reference series folder not found", folder)
-    by_series: dict[str, list[tuple[Path, Dataset]]] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:  # not DICOM: DICOMDIR helpers, text files, caches
-            continue
-        if _is_image(ds) and "SeriesInstanceUID" in ds:
-            by_series.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+    with open_dicom_input(folder) as source:
+        by_series = _image_slices(source)
     if not by_series:
         raise WeakSegError("no DICOM image slices found (expected a CT/MR series)", folder)
     if series_uid is not None:
@@ -123,34 +142,78 @@ def read_reference_series(folder: str | Path, series_uid: str | None = None) -> 
             raise WeakSegError(f"the referenced series {series_uid} is not in this folder "
                                f"(found {', '.join(sorted(by_series))})", folder)
         items = by_series[series_uid]
+    elif prefer_series_uid is not None and prefer_series_uid in by_series:
+        items = by_series[prefer_series_uid]
     elif len(by_series) > 1:
-        raise WeakSegError(f"holds {len(by_series)} image series; keep one per folder", folder)
+        listing = "; ".join(f"'{v[0][1].get('SeriesDescription', '')}' (UID {k})" for k, v in by_series.items())
+        raise WeakSegError(f"holds {len(by_series)} image series ({listing}); give the folder of the one series the "
+                           "contours belong to", folder)
     else:
         items = next(iter(by_series.values()))
+    if len({str(ds.get("SOPClassUID", "")) for _, ds in items} & ENHANCED_IMAGE_STORAGE) or \
+            any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for _, ds in items):
+        raise WeakSegError("the reference is an enhanced multi-frame series; RTSTRUCT/SEG export references classic "
+                           "single-frame images only (the scanner or PACS can export those)", items[0][0])
     return _build(folder, items)
 
 
+ENHANCED_IMAGE_STORAGE = {"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4", "1.2.840.10008.5.1.4.1.1.2.1",
+                          "1.2.840.10008.5.1.4.1.1.2.2"}
+
+
+def _image_slices(source) -> dict[str, list[tuple[Path, Dataset]]]:
+    """Image slices by SeriesInstanceUID; copies of one SOP instance once."""
+    from weakseg.io.dicom_files import read_header
+
+    by_series: dict[str, list[tuple[Path, Dataset]]] = {}
+    seen: set[str] = set()
+    for path in source.candidates():
+        ds = read_header(path)
+        if ds is None or not _is_image(ds):
+            continue
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        if sop in seen:
+            continue
+        seen.add(sop)
+        by_series.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+    return by_series
+
+
+def _vector(ds: Dataset, keyword: str, count: int, path: Path) -> np.ndarray:
+    try:
+        value = np.array([float(v) for v in ds.get(keyword)], dtype=float)
+    except (TypeError, ValueError):
+        value = np.array([])
+    if value.size != count or not np.all(np.isfinite(value)):
+        raise WeakSegError(f"reference slice lacks a valid {keyword}; contours cannot be placed on it", path)
+    return value
+
+
 def _build(folder: Path, items: list[tuple[Path, Dataset]]) -> ReferenceSeries:
-    first = items[0][1]
-    iop = np.array([float(v) for v in first.ImageOrientationPatient])
+    first_path, first = items[0]
+    iop = _vector(first, "ImageOrientationPatient", 6, first_path)
     row_dir, col_dir = iop[:3], iop[3:]
     normal = np.cross(row_dir, col_dir)
+    spacing = _vector(first, "PixelSpacing", 2, first_path)
+    if np.any(spacing <= 0):
+        raise WeakSegError(f"reference slice has PixelSpacing {spacing.tolist()}; it must be positive", first_path)
     for path, ds in items:
-        other = np.array([float(v) for v in ds.ImageOrientationPatient])
+        other = _vector(ds, "ImageOrientationPatient", 6, path)
         if not np.allclose(other, iop, atol=1e-4):
             raise WeakSegError("slices have different orientations (not one volume)", path)
         if (int(ds.Rows), int(ds.Columns)) != (int(first.Rows), int(first.Columns)):
             raise WeakSegError("slices have different sizes (not one volume)", path)
-    positions = np.array([[float(v) for v in ds.ImagePositionPatient] for _, ds in items])
+        if not np.allclose(_vector(ds, "PixelSpacing", 2, path), spacing, atol=1e-4):
+            raise WeakSegError("slices have different pixel spacings (not one volume)", path)
+    positions = np.array([_vector(ds, "ImagePositionPatient", 3, path) for path, ds in items])
     order = np.argsort(positions @ normal, kind="stable")
     offsets = (positions @ normal)[order]
     if len(offsets) > 1 and np.min(np.diff(offsets)) < 1e-3:
         raise WeakSegError("two slices share one position (duplicate or multi-volume series)", folder)
-    spacing = tuple(float(v) for v in first.PixelSpacing)
     return ReferenceSeries(
         folder=folder, datasets=[items[i][1] for i in order], files=[items[i][0] for i in order],
         positions=positions[order], row_dir=row_dir, col_dir=col_dir, normal=normal,
-        pixel_spacing=(spacing[0], spacing[1]), rows=int(first.Rows), columns=int(first.Columns),
+        pixel_spacing=(float(spacing[0]), float(spacing[1])), rows=int(first.Rows), columns=int(first.Columns),
     )
 
 
