@@ -53,6 +53,9 @@ class MixedConfig:
       'adamw' (1 batch per iteration unless ``batches_per_iteration`` says otherwise).
     schedule: 'plateau' (paper), 'cosine' or 'none'; None picks plateau for ngsgd, cosine for adamw.
     z_range: axial slices used (paper: 15..130 on BraTS); None uses ``brain_fraction``.
+    recipe: the shared generalisation recipe (``weakseg.methods.recipe.RecipeConfig`` options:
+      augmentation, Dice + CE, region outputs, TTA, post-processing); None = paper 001's recipe.
+    preset: name of the ``weakseg train --preset`` the options came from (recorded only).
     """
 
     mode: str = "multiclass"
@@ -86,8 +89,16 @@ class MixedConfig:
     margin: int = 0
     inplane_downsample: int = 1
     brain_fraction: float = 0.05
+    recipe: dict[str, Any] | None = None
+    preset: str | None = None
 
     def __post_init__(self) -> None:
+        if self.recipe is not None:  # stored resolved, so the card and resume see every recipe setting
+            from weakseg.methods.recipe import RecipeConfig
+
+            self.recipe = RecipeConfig.from_dict(dict(self.recipe)).to_dict()
+            if self.recipe["output"] == "regions" and self.mode != "multiclass":
+                raise WeakSegError("region outputs (WT, TC, ET) need mode 'multiclass'")
         self.branch_widths = tuple(int(w) for w in self.branch_widths)
         self.sequences = tuple(self.sequences)
         if self.z_range is not None:
@@ -137,8 +148,19 @@ class MixedConfig:
             return []
         return [(1,), (2,), (3,)] if self.mode == "multiclass" else [REGION_CLASSES[self.mode]]
 
+    @property
+    def recipe_config(self):
+        from weakseg.methods.recipe import RecipeConfig
+
+        return RecipeConfig.from_dict(self.recipe) if self.recipe is not None else None
+
+    @property
+    def out_channels(self) -> int:
+        """Network outputs: the classes, or 3 sigmoid regions (WT, TC, ET) under a region recipe."""
+        return 3 if self.recipe is not None and self.recipe["output"] == "regions" else self.n_classes
+
     def network_config(self) -> UNet2DConfig:
-        return UNet2DConfig(len(self.sequences), self.n_classes, self.base, self.depth, self.same_padding,
+        return UNet2DConfig(len(self.sequences), self.out_channels, self.base, self.depth, self.same_padding,
                             len(self.branch_classes), 13, self.branch_conv, self.branch_widths, self.branch_fc6)
 
     def data_config(self) -> DataConfig:
@@ -189,6 +211,7 @@ class MixedMethod:
         self.pools: Pools | None = None
         self.canvas: tuple[int, int] = (0, 0)
         self.pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.recipe = config.recipe_config
 
     # --- setup ---------------------------------------------------------------------------------------
     def data_config(self) -> DataConfig:
@@ -289,14 +312,21 @@ class MixedMethod:
             if b < k:
                 masks[b, top:top + sh, left:left + sw] = self._map_classes(case.classes[z])
             # negatives (and weak slices never reach here) keep an all-zero mask
-        flips = rng.choice(len(rows), int(round(cfg.flip_fraction * len(rows))), replace=False)
-        images[flips] = images[flips, :, :, ::-1]
-        seg_flips = flips[flips < n_seg]
-        masks[seg_flips] = masks[seg_flips, :, ::-1]
+        augmenting = self.recipe is not None and self.recipe.augment
+        if not augmenting:  # paper 001: a share of the batch mirrored left-right
+            flips = rng.choice(len(rows), int(round(cfg.flip_fraction * len(rows))), replace=False)
+            images[flips] = images[flips, :, :, ::-1]
+            seg_flips = flips[flips < n_seg]
+            masks[seg_flips] = masks[seg_flips, :, ::-1]
         branch_targets = [np.array([presence(self.cases[i], classes)[z] for i, z in rows], np.int64)
                           for classes in cfg.branch_classes]
         batch = {"images": torch.from_numpy(np.ascontiguousarray(images)),
                  "masks": torch.from_numpy(np.ascontiguousarray(masks))}
+        if augmenting:  # slice labels stay valid: zoom (<= 1/0.85) and rotation keep the brain centre in view
+            from weakseg.training.augment import augment, generator_from
+
+            batch["images"], batch["masks"] = augment(batch["images"], batch["masks"], self.recipe.augment_config,
+                                                      generator_from(rng))
         if branch_targets:
             batch["branch_targets"] = torch.from_numpy(np.stack(branch_targets))  # [branches, B], -1 = unknown
         return batch
@@ -315,7 +345,7 @@ class MixedMethod:
         seg, branches = network(images, n_seg=masks.shape[0])
         if seg.shape[-2:] != masks.shape[-2:]:
             seg = seg[..., :masks.shape[-2], :masks.shape[-1]]
-        loss_s = seg_loss(seg, masks, cfg.weights)
+        loss_s = self._seg_loss(seg, masks)
         if not branches:
             value = loss_s.detach().item()
             return loss_s, {"loss": value, "loss_seg": value}
@@ -326,6 +356,17 @@ class MixedMethod:
         a = cfg.seg_weight
         loss = a * loss_s + (1 - a) * loss_c
         return loss, {"loss": loss.detach().item(), "loss_seg": loss_s.detach().item(), "loss_cls": loss_c.detach().item()}
+
+    def _seg_loss(self, seg: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        if self.recipe is None or self.recipe.loss == "weighted_ce":
+            if self.recipe is not None and self.recipe.regions:
+                raise WeakSegError("region outputs need the recipe loss 'dice_ce'")
+            return seg_loss(seg, masks, self.config.weights)
+        from weakseg.training import losses
+
+        if self.recipe.regions:
+            return losses.region_dice_bce_loss(seg, masks)
+        return losses.dice_ce_loss(seg, masks)
 
     def build_optimizer(self, network: nn.Module, iterations: int):
         cfg = self.config
@@ -348,12 +389,19 @@ class MixedMethod:
         for case in cases:
             if case.classes_full is None:
                 continue
-            probs, _ = predict_slices(network, case.stack.astype(np.float32),
-                                      InferenceConfig(device=str(device), batch_size=16))
-            t = torch.from_numpy(probs).permute(1, 0, 2, 3)
-            if t.shape[-2:] != case.classes_full.shape[-2:]:
-                t = F.interpolate(t, size=case.classes_full.shape[-2:], mode="bilinear", align_corners=False)
-            pred = t.argmax(1).numpy()
+            if self.recipe is not None:
+                from weakseg.methods.recipe import decode, predict_stack
+
+                probs = predict_stack(network, case.stack, regions=self.recipe.regions, tta=False,
+                                      size=case.classes_full.shape[-2:], device=device)
+                pred = decode(probs, self.recipe.regions)
+            else:
+                probs, _ = predict_slices(network, case.stack.astype(np.float32),
+                                          InferenceConfig(device=str(device), batch_size=16))
+                t = torch.from_numpy(probs).permute(1, 0, 2, 3)
+                if t.shape[-2:] != case.classes_full.shape[-2:]:
+                    t = F.interpolate(t, size=case.classes_full.shape[-2:], mode="bilinear", align_corners=False)
+                pred = t.argmax(1).numpy()
             truth = case.classes_full
             regions = ("WT", "TC", "ET") if self.config.mode == "multiclass" else (self.config.mode,)
             for region in regions:
@@ -382,12 +430,18 @@ class MixedMethod:
         else:
             regions = {cfg.mode: [1]}
             branch_labels = [labels[0].name] if cfg.branch else []
+        inference = {"mode": "slices2d", "axis": "axial (LPS canonical)", "inplane_downsample": cfg.inplane_downsample}
+        if self.recipe is not None:
+            recipe = self.recipe
+            inference.update(output=recipe.output, tta=recipe.tta, min_component_fraction=recipe.min_component_fraction,
+                             et_min_voxels=recipe.et_min_voxels)
+            training = {**training, "recipe_description": recipe.describe(cfg.normalisation)}
         return ModelCard(
             id=model_id, method="mixed" if cfg.branch else "mixed-baseline",
             network={"name": "unet2d", "config": cfg.network_config().to_dict()},
             sequences=list(cfg.sequences), labels=labels,
             preprocessing={"normalisation": cfg.normalisation, "margin": cfg.margin, "median_scale": 100.0},
-            inference={"mode": "slices2d", "axis": "axial (LPS canonical)", "inplane_downsample": cfg.inplane_downsample},
+            inference=inference,
             regions=regions, branch_labels=branch_labels, training=training, metrics=metrics,
             licence=licence or BRATS_LICENCE, description=description)
 

@@ -1,8 +1,8 @@
 """Training cases in memory: normalised channel stacks, class maps and per-slice labels.
 
-Cases are loaded once (optionally cached as .npz, which needs no unpickling), cropped
-to the brain box, median-normalised and optionally shrunk in-plane, then kept in
-float16. Methods draw their batches from these arrays.
+Cases are loaded once (optionally cached as memory-mapped .npy arrays, see
+``weakseg.training.cache``), cropped to the brain box, normalised and optionally shrunk
+in-plane, then kept in float16. Methods draw their batches from these arrays.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ TUMOUR_CLASSES = ("necrosis", "edema", "enhancing")
 """Network class indices 1..3 (0 = background); BraTS enhancing (4 or 3) becomes class 3."""
 
 UNKNOWN, ABSENT, PRESENT = -1, 0, 1
-CACHE_FORMAT = 2
-"""Bumped when the cached arrays change meaning, so stale caches are never read."""
 
 
 @dataclass
@@ -125,37 +123,29 @@ def shrink_classes(classes: np.ndarray, factor: int, n_classes: int = 4) -> np.n
     return out
 
 
-def _cache_path(cache_dir: Path, folder: Path, config: DataConfig) -> Path:
-    stat = [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in sorted(folder.iterdir()) if p.is_file()]
-    digest = hashlib.sha256(json.dumps([CACHE_FORMAT, str(folder.resolve()), stat, config.key()]).encode()).hexdigest()[:20]
-    return cache_dir / f"{folder.name}-{digest}.npz"
-
-
 def load_training_case(folder: str | Path, config: DataConfig, *, keep_full: bool = False,
                        cache_dir: str | Path | None = None) -> TrainingCase:
     """Load one case folder, preprocess it and return it at training resolution (full labels, if any)."""
+    from weakseg.training import cache as case_cache
+
     folder = Path(folder)
-    cache = _cache_path(Path(cache_dir), folder, config) if cache_dir else None
-    if cache is not None and cache.is_file():
-        with np.load(cache, allow_pickle=False) as data:
-            classes = data["classes"] if data["classes"].size else None
-            full = data["classes_full"] if keep_full and data["classes_full"].size else None
-            z_offset, grid_depth = (int(v) for v in data["z_extent"])
-            return TrainingCase(str(data["case_id"]), data["stack"], classes, data["slice_labels"], data["usable"],
-                                classes is not None, full, {}, z_offset, grid_depth)
+    entry = case_cache.entry_path(cache_dir, folder, config.key()) if cache_dir else None
+    cached = case_cache.read_entry(entry) if entry is not None else None
+    if cached is not None:
+        meta, data = cached
+        classes = data.get("classes")
+        full = data.get("classes_full") if keep_full else None
+        return TrainingCase(meta["case_id"], data["stack"], classes, np.asarray(data["slice_labels"]),
+                            np.asarray(data["usable"]), classes is not None, full, {}, meta["z_offset"],
+                            meta["grid_depth"])
     case = load_case(folder)
     stack, classes, classes_full, slice_labels, usable, (z_offset, grid_depth) = _arrays(case, config)
     result = TrainingCase(case.case_id, stack, classes, slice_labels, usable, classes is not None,
                           classes_full if keep_full else None, {}, z_offset, grid_depth)
-    if cache is not None:
-        from weakseg.io.atomic import write_with
-
-        empty = np.zeros(0, dtype=np.uint8)
-        write_with(cache, lambda tmp: np.savez(open(tmp, "wb"), case_id=np.array(case.case_id), stack=stack,
-                                               classes=empty if classes is None else classes,
-                                               classes_full=empty if classes_full is None else classes_full,
-                                               slice_labels=slice_labels, usable=usable,
-                                               z_extent=np.array([z_offset, grid_depth])))
+    if entry is not None:
+        case_cache.write_entry(entry, {"case_id": case.case_id, "z_offset": int(z_offset), "grid_depth": int(grid_depth)},
+                               {"stack": stack, "classes": classes, "classes_full": classes_full,
+                                "slice_labels": slice_labels, "usable": usable})
     return result
 
 

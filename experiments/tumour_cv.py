@@ -1,0 +1,469 @@
+"""5-fold cross-validation of the tumour configurations on the 22 BraTS 2018 development cases.
+
+Each (configuration, fold) is a resumable unit: it trains in its own process (one torch
+thread, checkpoints every 100 iterations, written atomically) and is then evaluated on its
+held-out fold; a unit whose ``eval.json`` exists is done. The same ``run`` command started
+again (after a kill, or in a later session) continues where it stopped:
+
+    nohup nice -n 10 python experiments/tumour_cv.py run > /work/runs/tumour-cv/runner.out 2>&1 &
+    python experiments/tumour_cv.py status     # per unit: pending / training i/N (ETA) / done
+    python experiments/tumour_cv.py report     # docs/results/tumour-accuracy.{md,json} + figures
+
+Folds: seeded (2018), stratified by grade (20 HGG, 2 LGG): each stratum is permuted and dealt
+round-robin into the folds, so both LGG cases never share a fold. Units run fold by fold (every
+configuration of fold 0, then fold 1, ...) so paired comparisons grow together.
+
+Evaluation keeps the probabilities of every held-out case in memory and scores many inference
+variants at once (TTA on/off, island removal on/off, "small ET becomes core" thresholds); the
+report chooses the ET threshold for fold k on the *other* folds' out-of-fold cases (training
+cases of fold k), never on fold k. Adding a configuration is one ``Spec`` entry in ``CONFIGS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "brats18"
+STATE = ROOT.parent / "runs" / "tumour-cv"
+CACHE = ROOT.parent / "cache" / "weakseg"
+RESULTS = ROOT / "docs" / "results"
+SEED = 2018
+FOLDS = 5
+LGG = ("Brats18_TCIA10_637_1", "Brats18_TCIA13_623_1")
+"""The two low-grade cases of the development set (../shared/data/README.md); the rest are HGG."""
+REGIONS = ("WT", "TC", "ET")
+ET_THRESHOLDS = (0, 50, 100, 200, 300, 500, 750, 1000)
+"""Candidate 'small ET becomes core' thresholds (voxels at 1 mm³); 0 = off."""
+COMPONENT_FRACTIONS = (0.0, 0.1)
+MAX_FAILURES = 3
+DEFAULT_RECIPE = ROOT / "weakseg" / "models" / "default-tumour" / "train-config.json"
+
+
+# --- configurations --------------------------------------------------------------------------------
+
+RECIPE_V1 = {
+    "augment": True, "loss": "dice_ce", "output": "softmax", "tta": True, "et_min_voxels": 0,
+    "min_component_fraction": 0.1,
+    "augmentation": {"p_flip": 0.5, "flip_axes": [-1], "p_rotate": 0.3, "rotate_degrees": 15.0, "tilt_degrees": 5.0,
+                     "p_scale": 0.3, "scale_range": [0.85, 1.15], "p_elastic": 0.2, "elastic_magnitude": 0.02,
+                     "elastic_grid": 5, "p_gamma": 0.3, "gamma_range": [0.7, 1.5], "p_noise": 0.15, "noise_std": 0.1,
+                     "p_intensity": 0.3, "intensity_scale": 0.1, "intensity_shift": 0.1}}
+"""The recipe as first cross-validated, spelled out so later changes to the code's defaults cannot
+change a configuration in the middle of its cross-validation."""
+
+
+DEFAULT_V1 = {"mode": "multiclass", "branch": True, "base": 16, "depth": 4, "same_padding": True, "branch_conv": 16, "branch_widths": [128, 96, 64, 48, 32], "branch_fc6": 24,
+              "k": 4, "m": 2, "n": 4, "fill_weak_with_full": True, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.0001, "schedule": "cosine", "inplane_downsample": 2}
+"""weakseg/models/default-tumour/train-config.json's method options on 2026-12-01 (network, optimiser,
+schedule, downsampling), frozen here for the same reason; a test checks they still agree."""
+
+
+def default_options() -> dict:
+    return json.loads(json.dumps(DEFAULT_V1))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a configuration's predictions are turned into labels for its headline numbers.
+
+    et: a fixed 'small ET → core' threshold, or 'cv' (chosen on the other folds)."""
+
+    tta: bool
+    cc: float
+    et: int | str
+
+    def key(self, et: int | None = None) -> str:
+        return f"tta{int(self.tta)}_cc{self.cc:g}_et{self.et if et is None else et}"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One configuration: how to train it (method + options + iterations) and report it."""
+
+    name: str
+    label: str
+    method: str
+    options: Callable[[], dict]
+    iterations: int
+    headline: Variant
+    description: str
+    predictor: str = "slices2d"
+    extra: dict = field(default_factory=dict)
+
+
+CONFIGS: dict[str, Spec] = {s.name: s for s in [
+    Spec("recipe-2d", "new recipe, default 2D network", "mixed",
+         lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1}, 4000,
+         Variant(True, 0.1, "cv"),
+         "today's 2D U-Net (base 16, branches, 2x in-plane downsampling, AdamW 2e-3 cosine) with the shared recipe: "
+         "brain-masked z-score, spatial + intensity augmentation, Dice + CE, softmax outputs; evaluated with "
+         "left-right TTA, island removal (10 %) and the small-ET threshold chosen on the training folds"),
+    Spec("default-2d", "today's default recipe", "mixed", default_options, 2200, Variant(False, 0.1, 0),
+         "weakseg/models/default-tumour/train-config.json unchanged (median normalisation, 30 % flips, class-weighted "
+         "CE, 2200 iterations), evaluated as `weakseg segment` runs it (no TTA, island removal 10 %)"),
+]}
+"""Run order within a fold. Later sessions append: triplanar 2D, standard 3D, 2D-3D, SegResNet peer."""
+
+
+# --- folds -----------------------------------------------------------------------------------------
+
+def list_cases(data: Path = DATA) -> list[str]:
+    return sorted(p.name for p in data.iterdir() if p.is_dir() and any(p.glob("*_seg.nii*")))
+
+
+def make_folds(cases: list[str], lgg: tuple[str, ...] = LGG, folds: int = FOLDS, seed: int = SEED) -> list[list[str]]:
+    """Held-out cases of each fold: per stratum (HGG, then LGG) a seeded permutation dealt round-robin,
+    continuing the count across strata so fold sizes differ by at most one."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out: list[list[str]] = [[] for _ in range(folds)]
+    dealt = 0
+    for stratum in ([c for c in cases if c not in lgg], [c for c in cases if c in lgg]):
+        for i in rng.permutation(len(stratum)):
+            out[dealt % folds].append(stratum[i])
+            dealt += 1
+    return [sorted(f) for f in out]
+
+
+# --- units ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unit:
+    spec: Spec
+    fold: int
+    root: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.spec.name / f"fold-{self.fold}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.run_dir / "model"
+
+    @property
+    def eval_file(self) -> Path:
+        return self.folder / "eval.json"
+
+    @property
+    def failures_file(self) -> Path:
+        return self.folder / "failures.jsonl"
+
+    def failures(self) -> int:
+        return len(self.failures_file.read_text().splitlines()) if self.failures_file.is_file() else 0
+
+    def done(self) -> bool:
+        return self.eval_file.is_file()
+
+    def trained(self) -> bool:
+        return (self.model_dir / "card.json").is_file()
+
+
+def plan(root: Path, data: Path = DATA, n_folds: int = FOLDS, iterations: int | None = None) -> dict:
+    """The folds (written once to plan.json; a later run with a different split is refused).
+
+    ``iterations`` overrides every configuration's budget (smoke tests only; saved in the plan)."""
+    cases = list_cases(data)
+    folds = make_folds(cases, folds=n_folds)
+    record = {"seed": SEED, "folds": folds, "lgg": list(LGG), "data": str(data), "cases": cases,
+              "iterations_override": iterations}
+    path = root / "plan.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved["folds"] != folds or saved.get("iterations_override") != iterations:
+            raise SystemExit(f"error: {path}: saved folds or budget differ from this run's; use another --out")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        write_json(path, record)
+    return record
+
+
+def units(root: Path, names: list[str] | None = None, folds: list[int] | None = None, n_folds: int = FOLDS) -> list[Unit]:
+    names = names or list(CONFIGS)
+    for name in names:
+        if name not in CONFIGS:
+            raise SystemExit(f"error: unknown configuration '{name}' (known: {', '.join(CONFIGS)})")
+    return [Unit(CONFIGS[n], k, root) for k in (folds if folds is not None else range(n_folds)) for n in names]
+
+
+def write_json(path: Path, data) -> None:
+    from weakseg.io.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1, default=list) + "\n")
+
+
+def train_config(unit: Unit, folds: list[list[str]], data: Path, cache: Path, iterations: int | None = None) -> dict:
+    test = folds[unit.fold]
+    return {"method": unit.spec.method, "dataset": str(data), "out": str(unit.run_dir),
+            "iterations": iterations or unit.spec.iterations, "seed": SEED,
+            "train_cases": [c for f in folds for c in f if c not in test], "validation_cases": [],
+            "checkpoint_every": 100, "validate_every": 0, "log_every": 20, "device": "cpu", "threads": 1,
+            "cache_dir": str(cache), "model_id": f"cv-{unit.spec.name}-fold{unit.fold}", "progress_bar": False,
+            "description": f"5-fold CV unit: {unit.spec.label}, fold {unit.fold} (test: {', '.join(test)})",
+            "method_options": unit.spec.options()}
+
+
+def child_env(code: Path) -> dict:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = str(code) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def snapshot_code(root: Path) -> tuple[Path, str]:
+    """The committed code (git HEAD) unpacked under ``root/code/<rev>``: the units run from this copy,
+    so edits in the shared working tree during a long run cannot change or break it."""
+    rev = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    target = root / "code" / rev
+    if not (target / "experiments" / "tumour_cv.py").is_file():
+        tmp = root / "code" / f".{rev}.{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", rev, "weakseg", "experiments"], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        os.replace(tmp, target)
+    return target, rev
+
+
+def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, iterations: int | None = None,
+             code: Path = ROOT) -> bool:
+    """Train (resuming) and evaluate one unit in child processes; False when a step failed."""
+    unit.folder.mkdir(parents=True, exist_ok=True)
+    config_file = unit.folder / "train-config.json"
+    write_json(config_file, train_config(unit, folds, data, cache, iterations))
+    script = str(code / "experiments" / "tumour_cv.py")
+    code_dir = code
+    steps = []
+    if not unit.trained():
+        steps.append(("train", [sys.executable, script, "train-unit", str(config_file)]))
+    steps.append(("evaluate", [sys.executable, script, "evaluate-unit", "--out", str(unit.root), "--config",
+                               unit.spec.name, "--fold", str(unit.fold), "--data", str(data)]))
+    for step, command in steps:
+        started = time.time()
+        log(f"{unit.spec.name} fold {unit.fold}: {step} started")
+        with open(unit.folder / f"{step}.log", "a") as handle:
+            status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(code_dir), cwd=code_dir)
+        log(f"{unit.spec.name} fold {unit.fold}: {step} exit {status} after {time.time() - started:.0f} s")
+        if status != 0:
+            with open(unit.failures_file, "a") as handle:
+                handle.write(json.dumps({"step": step, "exit": status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+            return False
+    return True
+
+
+def cmd_run(args) -> int:
+    root = Path(args.out)
+    record = plan(root, Path(args.data), args.n_folds, args.iterations)
+    lock = open(root / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"error: {root}: another runner holds the lock (see `status`)") from None
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}"
+        print(line, flush=True)
+        with open(root / "runner.log", "a") as handle:
+            handle.write(line + "\n")
+
+    code, rev = snapshot_code(root) if not args.working_tree else (ROOT, "working tree")
+    log(f"runner pid {os.getpid()} started; configs {args.configs or list(CONFIGS)}; code {rev} ({code})")
+    for unit in units(root, args.configs, args.folds, len(record["folds"])):
+        if unit.done():
+            continue
+        if unit.failures() >= MAX_FAILURES:
+            log(f"{unit.spec.name} fold {unit.fold}: skipped after {unit.failures()} failures (see its logs)")
+            continue
+        run_unit(unit, record["folds"], Path(args.data), Path(args.cache), log, record.get("iterations_override"), code)
+    log("runner finished the queue")
+    return 0
+
+
+def cmd_train_unit(args) -> int:
+    """Child process: train one unit from its config, resuming from its checkpoint when there is one."""
+    import torch
+
+    from weakseg.training import TrainConfig, train
+
+    torch.set_num_threads(1)
+    config = TrainConfig.read(args.config)
+    from dataclasses import replace
+
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    train(replace(config, resume=checkpoint.is_file()))
+    return 0
+
+
+# --- evaluation -------------------------------------------------------------------------------------
+
+def predict_slices2d(model_dir: Path, folder: Path, cache: Path):
+    """(class-probability volume at the original in-plane resolution, truth classes, regions flag)."""
+    import torch
+
+    from weakseg.methods.mixed import MixedConfig
+    from weakseg.methods.recipe import predict_stack
+    from weakseg.models import load_model
+    from weakseg.training.data import load_training_case
+
+    torch.set_num_threads(1)
+    model = load_model(model_dir)
+    method_config = MixedConfig.from_dict(model.card.training["method_config"])
+    case = load_training_case(folder, method_config.data_config(), keep_full=True, cache_dir=cache)
+    regions = bool(method_config.recipe and method_config.recipe["output"] == "regions")
+    probs = {tta: predict_stack(model.network, case.stack, regions=regions, tta=tta,
+                                size=case.classes_full.shape[-2:]) for tta in (False, True)}
+    return probs, case.classes_full, regions
+
+
+PREDICTORS = {"slices2d": predict_slices2d}
+
+
+def score_variants(probs: dict, truth, regions: bool) -> dict:
+    """Dice per region for every (TTA, island removal, ET threshold) variant."""
+    import numpy as np
+
+    from weakseg.inference.engine import drop_small_components
+    from weakseg.methods.recipe import decode, small_et_to_core
+    from weakseg.metrics import confusion, dice
+    from weakseg.training.losses import REGION_CLASSES
+
+    truths = {r: np.isin(truth, REGION_CLASSES[r]) for r in REGIONS}
+    out = {}
+    for tta, p in probs.items():
+        classes = decode(p, regions)
+        for cc in COMPONENT_FRACTIONS:
+            kept = drop_small_components(classes, cc)
+            for et in ET_THRESHOLDS:
+                final = small_et_to_core(kept, et)
+                key = Variant(tta, cc, et).key()
+                out[key] = {r: round(dice(confusion(np.isin(final, REGION_CLASSES[r]), truths[r])), 5) for r in REGIONS}
+                out[key]["ET_voxels"] = int(np.count_nonzero(final == 3))
+    return out
+
+
+def cmd_evaluate_unit(args) -> int:
+    root = Path(args.out)
+    unit = Unit(CONFIGS[args.config], args.fold, root)
+    record = json.loads((root / "plan.json").read_text())
+    predictor = PREDICTORS[unit.spec.predictor]
+    per_case = {}
+    started = time.time()
+    for case_id in record["folds"][unit.fold]:
+        t = time.time()
+        probs, truth, regions = predictor(unit.model_dir, Path(args.data) / case_id, Path(args.cache))
+        per_case[case_id] = score_variants(probs, truth, regions)
+        per_case[case_id]["truth_ET_voxels"] = int((truth == 3).sum())
+        print(f"{case_id}: {per_case[case_id][unit.spec.headline.key(0)]} ({time.time() - t:.1f} s)", flush=True)
+    card = json.loads((unit.model_dir / "card.json").read_text())
+    write_json(unit.eval_file, {"config": unit.spec.name, "fold": unit.fold, "test": record["folds"][unit.fold],
+                                "train_seconds": card["training"].get("seconds"), "iterations": card["training"]["iterations"],
+                                "eval_seconds": round(time.time() - started, 1), "code": str(ROOT),
+                                "per_case": per_case})
+    return 0
+
+
+# --- status -----------------------------------------------------------------------------------------
+
+def unit_progress(unit: Unit) -> dict:
+    """State of a unit from its files: pending, training (iteration, s/it, ETA), trained, done, failed."""
+    if unit.done():
+        result = json.loads(unit.eval_file.read_text())
+        return {"state": "done", "train_seconds": result.get("train_seconds")}
+    info: dict = {"state": "trained" if unit.trained() else "pending", "failures": unit.failures()}
+    events = unit.run_dir / "events.jsonl"
+    if events.is_file() and not unit.trained():
+        last = None
+        with open(events) as handle:
+            for line in handle:
+                if '"iteration"' in line and '"event": "iteration"' in line:
+                    last = line
+        if last:
+            event = json.loads(last)
+            info.update(state="training", iteration=event["iteration"] + 1, seconds_per_iteration=event.get("seconds_per_iteration"),
+                        eta_min=round(event.get("eta_seconds", 0) / 60, 1))
+    return info
+
+
+def cmd_status(args) -> int:
+    root = Path(args.out)
+    if not (root / "plan.json").is_file():
+        print(f"no cross-validation in {root} yet (start it with `run`)")
+        return 0
+    record = json.loads((root / "plan.json").read_text())
+    for unit in units(root, args.configs, n_folds=len(record["folds"])):
+        info = unit_progress(unit)
+        text = info["state"]
+        if info["state"] == "training":
+            text += f" {info['iteration']}/{record.get('iterations_override') or unit.spec.iterations} ({info['seconds_per_iteration']} s/it, ETA {info['eta_min']} min)"
+        if info.get("failures"):
+            text += f", {info['failures']} failed attempt(s)"
+        if info["state"] == "done" and info.get("train_seconds"):
+            text += f" (trained in {info['train_seconds'] / 60:.0f} min)"
+        print(f"{unit.spec.name:<14} fold {unit.fold}  {text}")
+    lock = root / ".lock"
+    if lock.exists():
+        with open(lock) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                print("runner: not running")
+            except BlockingIOError:
+                print("runner: running")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from experiments.tumour_cv_report import write_report
+
+    write_report(Path(args.out), Path(args.results), CONFIGS)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--out", default=str(STATE), help=f"state folder (default {STATE})")
+    common.add_argument("--data", default=str(DATA))
+    common.add_argument("--cache", default=str(CACHE), help="preprocessed-case cache (memory-mapped .npy)")
+    p = sub.add_parser("run", parents=[common], help="train and evaluate every pending unit, resuming")
+    p.add_argument("--configs", nargs="+")
+    p.add_argument("--folds", nargs="+", type=int, help="only these folds")
+    p.add_argument("--n-folds", type=int, default=FOLDS, help=argparse.SUPPRESS)
+    p.add_argument("--iterations", type=int, help=argparse.SUPPRESS)  # smoke tests: every unit's budget
+    p.add_argument("--working-tree", action="store_true", help="run the working tree's code, not a snapshot of HEAD")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("status", parents=[common])
+    p.add_argument("--configs", nargs="+")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("report", parents=[common])
+    p.add_argument("--results", default=str(RESULTS))
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("train-unit", help="(internal) train one unit")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_train_unit)
+    p = sub.add_parser("evaluate-unit", parents=[common], help="(internal) evaluate one trained unit")
+    p.add_argument("--config", required=True)
+    p.add_argument("--fold", type=int, required=True)
+    p.set_defaults(func=cmd_evaluate_unit)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

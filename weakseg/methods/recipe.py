@@ -1,0 +1,162 @@
+"""The training recipe every tumour method shares, and its prediction side (TTA, regions, post-processing).
+
+Meant to generalise from the 22 development cases: augmentation (``weakseg.training.augment``),
+brain-masked z-score normalisation, Dice + cross-entropy, optionally region-based sigmoid
+outputs (WT ⊃ TC ⊃ ET), left-right test-time augmentation, fold ensembling (probabilities
+averaged over models), and BraTS-style post-processing: small lesion islands dropped, and an
+enhancing region smaller than ``et_min_voxels`` relabelled as (non-enhancing) core, since a
+few false ET voxels in a case without enhancement cost the whole ET Dice. The threshold is
+chosen by cross-validation on training folds (experiments/tumour_cv.py), never by eye.
+
+A method stores the recipe as its ``recipe`` option (a dict); ``None`` keeps the method's
+original recipe, so existing models and runs are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from weakseg.errors import WeakSegError
+from weakseg.training.augment import AugmentConfig
+
+LOSSES = ("dice_ce", "weighted_ce")
+OUTPUTS = ("softmax", "regions")
+
+
+@dataclass
+class RecipeConfig:
+    """augment: on/off; augmentation: ``AugmentConfig`` options; loss: 'dice_ce' or the method's own
+    'weighted_ce'; output: 'softmax' (classes 0..3) or 'regions' (sigmoid WT, TC, ET); tta: mirror
+    left-right at prediction and average; et_min_voxels: enhancing region smaller than this (voxels at
+    the original resolution) becomes core (0 = off); min_component_fraction: lesion islands smaller than
+    this share of the largest are dropped."""
+
+    augment: bool = True
+    augmentation: dict[str, Any] = field(default_factory=dict)
+    loss: str = "dice_ce"
+    output: str = "softmax"
+    tta: bool = True
+    et_min_voxels: int = 0
+    min_component_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise WeakSegError(f"unknown recipe loss '{self.loss}' (expected {' or '.join(LOSSES)})")
+        if self.output not in OUTPUTS:
+            raise WeakSegError(f"unknown recipe output '{self.output}' (expected {' or '.join(OUTPUTS)})")
+        if self.et_min_voxels < 0 or not 0 <= self.min_component_fraction < 1:
+            raise WeakSegError("et_min_voxels must be >= 0 and min_component_fraction in [0, 1)")
+        self.augment_config  # validates the augmentation options
+
+    @property
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig.from_dict(self.augmentation)
+
+    @property
+    def regions(self) -> bool:
+        return self.output == "regions"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RecipeConfig":
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise WeakSegError(f"unknown recipe option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def describe(self, normalisation: str) -> str:
+        parts = [f"{'brain-masked z-score' if normalisation == 'zscore' else normalisation} normalisation"]
+        parts.append(f"augmentation: {self.augment_config.describe()}" if self.augment else "no augmentation")
+        parts.append("loss: soft Dice + cross-entropy" if self.loss == "dice_ce" else "loss: class-weighted cross-entropy")
+        parts.append("outputs: sigmoid regions WT ⊃ TC ⊃ ET" if self.regions else "outputs: softmax classes")
+        parts.append("test-time augmentation: left-right mirror" if self.tta else "no test-time augmentation")
+        parts.append(f"post-processing: islands < {self.min_component_fraction:g} of the largest lesion dropped; "
+                     f"enhancing < {self.et_min_voxels} voxels becomes core" if self.et_min_voxels else
+                     f"post-processing: islands < {self.min_component_fraction:g} of the largest lesion dropped")
+        return "; ".join(parts)
+
+
+# --- prediction ------------------------------------------------------------------------------------
+
+def _activate(logits: torch.Tensor, regions: bool) -> torch.Tensor:
+    return torch.sigmoid(logits.float()) if regions else torch.softmax(logits.float(), 1)
+
+
+@torch.no_grad()
+def predict_stack(networks: nn.Module | Sequence[nn.Module], stack: np.ndarray, *, regions: bool = False,
+                  tta: bool = False, size: tuple[int, int] | None = None, batch_size: int = 16,
+                  device: str | torch.device = "cpu") -> np.ndarray:
+    """Probabilities (K,z,h,w) of 2D networks on every axial slice of a (C,z,h,w) training-resolution stack.
+
+    Several networks (fold ensembling) are averaged; ``tta`` also averages the left-right
+    mirror; ``size`` (H, W) upsamples bilinearly to the original in-plane resolution.
+    K is the number of classes (softmax) or 3 regions (sigmoid).
+    """
+    from weakseg.inference.engine import _pad_for_network
+
+    networks = [networks] if isinstance(networks, nn.Module) else list(networks)
+    if not networks:
+        raise WeakSegError("no network to predict with")
+    c, depth, h, w = stack.shape
+    out: np.ndarray | None = None
+    for network in networks:
+        network = network.to(device).eval()
+        pad, _ = _pad_for_network(network, h, w)
+        for z0 in range(0, depth, batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(stack[:, z0:z0 + batch_size].transpose(1, 0, 2, 3))).to(device, torch.float32)
+            views = [x, torch.flip(x, (-1,))] if tta else [x]
+            probs = 0
+            for v, view in enumerate(views):
+                xp = F.pad(view, pad)
+                seg, _ = network(xp, with_branches=False)
+                seg = seg[..., pad[2]:pad[2] + h, pad[0]:pad[0] + w] if seg.shape[-2:] == xp.shape[-2:] else seg[..., :h, :w]
+                p = _activate(seg, regions)
+                probs = probs + (torch.flip(p, (-1,)) if v else p)
+            probs = probs / len(views)
+            if size is not None and tuple(size) != (h, w):
+                probs = F.interpolate(probs, size=tuple(size), mode="bilinear", align_corners=False)
+            if out is None:
+                out = np.zeros((probs.shape[1], depth, *probs.shape[-2:]), np.float32)
+            out[:, z0:z0 + batch_size] += probs.permute(1, 0, 2, 3).cpu().numpy() / len(networks)
+    assert out is not None
+    return out
+
+
+def decode(probs: np.ndarray, regions: bool) -> np.ndarray:
+    """Class map (z,y,x) uint8 (0 background, 1 necrosis/core, 2 edema, 3 enhancing) from probabilities.
+
+    Regions: WT, TC, ET thresholded at 0.5 and painted in nesting order (WT → edema, TC → core,
+    ET → enhancing), so each inner region lies inside the outer ones.
+    """
+    if not regions:
+        return probs.argmax(0).astype(np.uint8)
+    wt, tc, et = (probs[i] > 0.5 for i in range(3))
+    out = np.zeros(probs.shape[1:], np.uint8)
+    out[wt] = 2
+    out[tc & wt] = 1
+    out[et & tc & wt] = 3
+    return out
+
+
+def small_et_to_core(classes: np.ndarray, min_voxels: int) -> np.ndarray:
+    """Relabel all enhancing voxels as core (class 1) when there are fewer than ``min_voxels`` of them."""
+    count = int(np.count_nonzero(classes == 3))
+    if min_voxels <= 0 or count == 0 or count >= min_voxels:
+        return classes
+    out = classes.copy()
+    out[out == 3] = 1
+    return out
+
+
+def postprocess(classes: np.ndarray, recipe: RecipeConfig) -> np.ndarray:
+    from weakseg.inference.engine import drop_small_components
+
+    return small_et_to_core(drop_small_components(classes, recipe.min_component_fraction), recipe.et_min_voxels)
