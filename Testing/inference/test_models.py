@@ -55,8 +55,43 @@ def test_pickle_file_named_as_weights_is_not_loaded(tiny_model_dir, tmp_path):
 
     card["weights"]["sha256"] = sha256_file(weights)
     (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(WeakSegError, match="model card was changed"):  # the card's own digest catches the edit
+        load_model(copy)
+    from weakseg.models.card import card_digest
+
+    card["card_sha256"] = card_digest(card)  # an attacker who also re-seals the card: the pickle is still never loaded
+    (copy / "card.json").write_text(json.dumps(card))
     with pytest.raises(WeakSegError, match="do not fit|cannot|weights"):
         load_model(copy)
+
+
+def test_edited_card_network_is_refused_before_allocating(tiny_model_dir, tmp_path):
+    """A card edited to describe a huge network is refused by its digest, and, re-sealed, by the shape check."""
+    import json
+
+    from weakseg.models.card import card_digest
+
+    copy = tmp_path / "edited"
+    shutil.copytree(tiny_model_dir, copy)
+    card = json.loads((copy / "card.json").read_text())
+    card["network"]["config"]["base"] = 4096
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(WeakSegError, match="changed after it was written"):
+        load_model(copy)
+    card["card_sha256"] = card_digest(card)
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(WeakSegError, match="network of .* values|do not fit"):
+        load_model(copy)
+
+
+def test_saved_model_files_follow_the_umask(tiny_model_dir):
+    import os
+    import stat
+
+    from weakseg.io.atomic import FILE_MODE
+
+    for name in ("model.safetensors", "card.json"):
+        assert stat.S_IMODE(os.stat(tiny_model_dir / name).st_mode) == FILE_MODE, name
 
 
 def test_shipped_default_model_loads_if_present():

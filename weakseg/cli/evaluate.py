@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from weakseg.errors import WeakSegError
+from weakseg.io.output_set import OutputSet
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise WeakSegError("--label-names needs --kind labels")
     config = MetricsConfig(hd_empty=args.hd_empty)
     pairs = pair(args.pred, args.truth)
+    files = {"table": args.out, **({"json": args.json} if args.json else {})}
+    inputs = [args.pred, args.truth, *(p for _, p, _ in pairs), *(t for _, _, t in pairs)]
+    outputs = OutputSet(files, inputs=inputs, what="metrics table")  # checked before any scoring
     rows = []
     for case, pred_path, truth_path in pairs:
         pred, truth = read_image(pred_path), read_image(truth_path)
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                             "empty": "both empty: Dice 1, HD 0; one empty: Dice 0, HD inf (or the diagonal)"},
             "pairs": [
         {"case": c, "pred": str(p), "truth": str(t)} for c, p, t in pairs]}
-    summary = write_tables(rows, args.out, args.json, meta)
+    with outputs:
+        summary = write_tables(rows, outputs.path("table"), outputs.path("json") if args.json else None, meta)
     if not args.quiet:
         print(f"{len(pairs)} case(s) scored; table written to {args.out}" + (f" and {args.json}" if args.json else ""))
         print(format_summary(summary))

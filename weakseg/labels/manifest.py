@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -200,6 +201,13 @@ def write_manifest(manifest: Manifest, path: str | Path) -> Path:
     return path
 
 
+def _stays_inside(rel: str) -> bool:
+    """True for a relative path without '..' (POSIX or Windows spelling): it cannot leave the dataset root."""
+    if not rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        return False
+    return ".." not in re.split(r"[\\/]", rel)
+
+
 def load_manifest(path: str | Path, *, root: str | Path | None = None, verify: bool = False) -> Manifest:
     """Read and check a manifest; with ``verify``, re-hash files and raise if any changed or vanished.
 
@@ -226,6 +234,11 @@ def load_manifest(path: str | Path, *, root: str | Path | None = None, verify: b
         recorded_root = str(data["root"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WeakSegError(f"corrupt manifest: missing or malformed field {exc}", path) from None
+    for entry in cases:
+        for rel in [entry.path, *entry.files]:
+            if not _stays_inside(rel):
+                raise WeakSegError(f"corrupt manifest: case {entry.id!r} names {rel!r}, a path outside the dataset "
+                                   "folder (absolute, or with '..'); refusing it", path)
     ids = [c.id for c in cases]
     in_folds = [i for fold in folds for i in fold]
     if sorted(in_folds) != sorted(ids) or len(set(ids)) != len(ids):

@@ -8,7 +8,9 @@ was trained, what was measured, the weights' SHA-256, and the licence note.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from weakseg import brats
 from weakseg.errors import WeakSegError
 from weakseg.io.jsonfile import read_json_object
 
+log = logging.getLogger("weakseg")
+
 SCHEMA = "weakseg-model-card/1"
 CARD_NAME = "card.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -24,6 +28,13 @@ WEIGHTS_NAME = "model.safetensors"
 BRATS_LICENCE = ("Trained on BraTS 2018 training data (Menze et al., IEEE TMI 2015; Bakas et al., Sci. Data 2017; "
                  "Bakas et al., arXiv:1811.02629). The images carry no open licence: this model is for research use "
                  "only, not for clinical decisions, and the training images are not redistributed.")
+
+
+def card_digest(data: dict) -> str:
+    """SHA-256 of a card's JSON object without ``card_sha256``, keys sorted, compact: independent of formatting."""
+    body = {k: v for k, v in data.items() if k != "card_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -72,6 +83,8 @@ class ModelCard:
     description: str = ""
     version: str = ""
     schema: str = SCHEMA
+    card_sha256: str = ""
+    """SHA-256 of the card's own JSON without this field (``card_digest``): an edited card is refused."""
 
     @property
     def version_label(self) -> str:
@@ -101,7 +114,23 @@ class ModelCard:
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelCard":
-        return cls.from_dict(read_json_object(path, "model card"), path)
+        """Read and check a card: its digest must match, so a hand-edited card (a network a thousand
+        times larger, other label values) is refused before anything is built from it."""
+        data = read_json_object(path, "model card")
+        recorded = data.get("card_sha256")
+        if recorded:
+            if card_digest(data) != recorded:
+                raise WeakSegError("model card was changed after it was written (its SHA-256 does not match "
+                                   "card_sha256); refusing to use it", path)
+        else:
+            log.warning("%s: model card has no digest (written by an older WeakSeg); it cannot be checked", path)
+        return cls.from_dict(data, path)
+
+    def sealed(self) -> "ModelCard":
+        """This card with ``card_sha256`` set (what ``save_model`` writes)."""
+        self.card_sha256 = ""
+        self.card_sha256 = card_digest(json.loads(self.to_json()))
+        return self
 
     def label_by_class(self) -> dict[int, LabelEntry]:
         return {entry.class_index: entry for entry in self.labels}

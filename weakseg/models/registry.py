@@ -16,8 +16,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from weakseg.errors import WeakSegError
-from weakseg.io.atomic import write_text_atomic, write_with
+from weakseg.io.atomic import write_text_atomic
 from weakseg.io.digest import sha256_file
+from weakseg.io.output_set import staged_folder
 from weakseg.models.card import CARD_NAME, WEIGHTS_NAME, ModelCard
 from weakseg.nn import build_network
 
@@ -89,6 +90,7 @@ def load_model(model_id_or_path: str | Path, device: str | torch.device = "cpu")
     if actual != card.weights["sha256"]:
         raise WeakSegError(f"weights SHA-256 {actual[:12]}… does not match the model card ({str(card.weights['sha256'])[:12]}…); "
                            "the file was changed or corrupted, refusing to load it", weights)
+    check_network_fits(card, weights, folder / CARD_NAME)
     network = build_network(card.network["name"], card.network["config"])
     try:
         state = load_file(str(weights))
@@ -102,14 +104,54 @@ def load_model(model_id_or_path: str | Path, device: str | torch.device = "cpu")
 
 
 def save_model(network: nn.Module, card: ModelCard, folder: str | Path) -> Path:
-    """Write weights (safetensors) then the card with their SHA-256, both atomically; returns the folder."""
+    """Write weights (safetensors) and the sealed card into ``folder``, which appears whole or not at all.
+
+    The folder is built beside its final place and renamed in one step
+    (``weakseg.io.output_set.staged_folder``); the files get the user's usual mode.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     module = network.module if hasattr(network, "module") else network
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
-    weights = folder / WEIGHTS_NAME
-    write_with(weights, lambda tmp: save_file(state, str(tmp), metadata={"model_id": card.id}))
-    card.weights = {**card.weights, "file": WEIGHTS_NAME, "sha256": sha256_file(weights),
-                    "bytes": weights.stat().st_size, "format": "safetensors"}
-    write_text_atomic(folder / CARD_NAME, card.to_json())
+    with staged_folder(folder, what="model folder") as staging:
+        weights = staging / WEIGHTS_NAME
+        save_file(state, str(weights), metadata={"model_id": card.id})
+        card.weights = {**card.weights, "file": WEIGHTS_NAME, "sha256": sha256_file(weights),
+                        "bytes": weights.stat().st_size, "format": "safetensors"}
+        write_text_atomic(staging / CARD_NAME, card.sealed().to_json())
     return folder
+
+
+MAX_PARAMETERS = 2_000_000_000
+"""More weights than this in a card's network is refused before anything is allocated."""
+
+
+def check_network_fits(card: ModelCard, weights: Path, card_path: Path) -> None:
+    """Compare the card's network (built on the meta device: no memory) with the weights file's tensor shapes.
+
+    Refuses a network whose shapes differ from the weights, or absurdly large, before the
+    real network is allocated (an edited card once made loading allocate 4.8 GB).
+    """
+    from safetensors import safe_open
+
+    try:
+        with torch.device("meta"):
+            meta = build_network(card.network["name"], card.network["config"])
+    except WeakSegError:
+        raise
+    except Exception as exc:  # a card whose network config the builder rejects
+        raise WeakSegError(f"model card describes a network that cannot be built ({type(exc).__name__}: {exc})",
+                           card_path) from None
+    expected = {k: tuple(v.shape) for k, v in meta.state_dict().items()}
+    total = sum(int(torch.Size(s).numel()) for s in expected.values())
+    if total > MAX_PARAMETERS:
+        raise WeakSegError(f"model card describes a network of {total:,} values (limit {MAX_PARAMETERS:,}); refusing it",
+                           card_path)
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            stored = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except Exception as exc:
+        raise WeakSegError(f"weights file cannot be read as safetensors ({type(exc).__name__})", weights) from None
+    if stored != expected:
+        differ = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
+        raise WeakSegError(f"weights do not fit the network in the card ({len(differ)} tensor(s) differ, e.g. "
+                           f"{differ[0]}: card {expected.get(differ[0])}, weights {stored.get(differ[0])})", weights)

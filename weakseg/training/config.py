@@ -14,6 +14,7 @@ from typing import Any
 
 from weakseg.errors import WeakSegError
 from weakseg.io.jsonfile import read_json_object
+from weakseg.io.validate import check_fields, spec
 
 # Fields that may differ between a run and its resumption (they do not change the result).
 RESUMABLE_CHANGES = {"iterations", "resume", "progress_bar", "device", "threads", "log_every", "cache_dir", "checkpoint_every",
@@ -34,26 +35,30 @@ class TrainConfig:
       validations on ``validation_cases`` (0 = only at the end, if any).
     description / licence: copied into the model card (licence defaults to the BraTS note).
     method_options: the method's own config (e.g. ``weakseg.methods.mixed.MixedConfig``).
+    model_id: a safe name (it becomes a folder name when the model is registered).
+
+    Every field is type- and range-checked on construction (``weakseg.io.validate``), the
+    same checks whether the values come from the command line, a JSON file or a job.
     """
 
-    method: str = "mixed"
+    method: str = spec("mixed", name=True)
     dataset: str = ""
     out: str = ""
-    iterations: int = 1000
-    seed: int = 0
+    iterations: int = spec(1000, minimum=1, maximum=10**9)
+    seed: int = spec(0, minimum=0)
     train_cases: list[str] | None = None
     validation_cases: list[str] = field(default_factory=list)
     full_cases: list[str] | None = None
     derive_weak: bool = False
-    derive_weak_erosion: int = 0
-    checkpoint_every: int = 100
-    validate_every: int = 0
-    log_every: int = 10
-    device: str = "auto"
+    derive_weak_erosion: int = spec(0, minimum=0, maximum=100)
+    checkpoint_every: int = spec(100, minimum=1)
+    validate_every: int = spec(0, minimum=0)
+    log_every: int = spec(10, minimum=1)
+    device: str = spec("auto", choices=("auto", "cpu", "cuda", "mps"))
     amp: bool = True
-    threads: int | None = None
+    threads: int | None = spec(None, minimum=1, maximum=1024)
     cache_dir: str | None = None
-    model_id: str = "model"
+    model_id: str = spec("model", name=True)
     resume: bool = False
     progress_bar: bool = True
     description: str = ""
@@ -61,10 +66,7 @@ class TrainConfig:
     method_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.iterations < 1:
-            raise WeakSegError(f"iterations must be >= 1, got {self.iterations}")
-        if self.checkpoint_every < 1:
-            raise WeakSegError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
+        check_fields(self, "training option ")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,11 +76,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise WeakSegError("training configuration must be a JSON object", path)
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise WeakSegError(f"unknown training option(s) {', '.join(unknown)}", path)
-        return cls(**data)
+        try:
+            return cls(**data)
+        except WeakSegError as exc:
+            raise WeakSegError(exc.message, path or exc.path) from None
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainConfig":

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -101,7 +103,9 @@ class Trainer:
             if not WeakLabelStore.exists(folder):
                 raise WeakSegError("case has no weak labels (weaklabels/labels.json); label it, or set derive_weak "
                                    "to derive its slice labels from its ground truth", folder)
-            train.append(weak_from_store(case, WeakLabelStore.open(folder, create=False)))
+            store = WeakLabelStore.open(folder, create=False)
+            store.verify()  # a mask that is missing or fails its SHA-256 is refused, never silently ignored
+            train.append(weak_from_store(case, store))
         validation = [load_training_case(f, data_config, keep_full=True, cache_dir=cfg.cache_dir) for f in val_folders]
         return train, validation
 
@@ -130,8 +134,13 @@ class Trainer:
         info = distributed.setup(device)
         device = distributed.device_for(info, device)
         out = self.out
+        leftovers = _Leftovers(out) if info.is_main else None
         try:
             return self._run(cfg, info, device, out)
+        except BaseException:
+            if leftovers is not None:
+                leftovers.remove()
+            raise
         finally:
             distributed.cleanup(info)
 
@@ -139,7 +148,10 @@ class Trainer:
         checkpoint_path = out / CHECKPOINT_NAME
         saved_config = out / CONFIG_NAME
         record = {"train": cfg.to_dict(), "method_resolved": self.method.config.to_dict()}
-        if cfg.resume and checkpoint_path.is_file():
+        if cfg.resume and not checkpoint_path.is_file():
+            raise WeakSegError("cannot resume: the run folder holds no checkpoint (start a new run without --resume)",
+                               out)
+        if cfg.resume:
             checkpoint = load_checkpoint(checkpoint_path)
             check_resumable(checkpoint["config"], cfg.to_dict(), checkpoint_path)
         else:
@@ -268,6 +280,30 @@ class Trainer:
         events.emit("done", iteration=cfg.iterations - 1, model=str(model_dir), seconds=training["seconds"],
                     world_size=info.world_size, rank_digests=digests)
         return model_dir
+
+
+class _Leftovers:
+    """What a failed run must not leave behind: files it created before a checkpoint made it resumable.
+
+    A run folder with ``config.json`` but no checkpoint looks like a run that can be resumed
+    or inspected; after a failure only what was there before (and a checkpoint) remains.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.existed = out.exists()
+        self.before = set(os.listdir(out)) if out.is_dir() else set()
+
+    def remove(self) -> None:
+        if not self.out.is_dir() or (self.out / CHECKPOINT_NAME).is_file():
+            return
+        for name in set(os.listdir(self.out)) - self.before:
+            path = self.out / name
+            with contextlib.suppress(OSError):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        if not self.existed:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()
 
 
 def export_checkpoint(run_dir: str | Path, folder: str | Path, model_id: str | None = None) -> Path:

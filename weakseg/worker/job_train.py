@@ -12,8 +12,10 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from weakseg.errors import WeakSegError
+from weakseg.io.validate import safe_name
 from weakseg.worker.job import parameters_as
 
 _SKIP = {"event", "time", "iteration"}
@@ -21,7 +23,7 @@ _SKIP = {"event", "time", "iteration"}
 
 @dataclass
 class TrainParameters:
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     register: bool = True
 
 
@@ -48,19 +50,21 @@ def training_progress(events, iterations: int):
 
 
 def register_model(folder: Path, model_id: str) -> Path:
-    """Copy a model folder into the user models folder under its id (replacing an older one whole)."""
+    """Copy a model folder into the user models folder under its id, replacing an older one in one rename.
+
+    ``model_id`` must be a safe name: ``../victim`` or an absolute path can never make this
+    replace (or delete) a folder outside the models folder.
+    """
+    from weakseg.io.output_set import staged_folder
     from weakseg.models import user_models_dir
 
-    target = user_models_dir() / model_id
-    staging = target.parent / f".{model_id}.incoming"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(folder, staging)
-    old = target.parent / f".{model_id}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    safe_name(model_id, "model id")
+    root = user_models_dir()
+    target = root / model_id
+    if target.resolve().parent != root.resolve():
+        raise WeakSegError("model id must name a folder directly inside the models folder", target)
+    with staged_folder(target, inputs=[folder], what="registered model") as staging:
+        shutil.copytree(folder, staging, dirs_exist_ok=True)
     return target
 
 
@@ -69,7 +73,7 @@ def run(parameters: dict, events, job) -> dict:
     from weakseg.models import ModelCard
     from weakseg.training import TrainConfig, train
 
-    config = TrainConfig.from_dict({**p.config, "progress_bar": False}, job.path)
+    config = TrainConfig.from_dict({**p.config, "progress_bar": False}, job.path)  # types, ranges, safe model id
     if not config.out:
         raise WeakSegError("train job needs config.out (the run folder)", job.path)
     folder = Path(train(config, training_progress(events, config.iterations), threading.Event()))
