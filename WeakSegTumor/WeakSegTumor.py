@@ -2,29 +2,43 @@
 
 The panel is thin: the Logic (``WeakSegTumorLib/logic.py``, no Qt) does everything a button
 does, through the ``weakseg`` engine in a worker process, so Slicer stays responsive and a
-job can be cancelled.
+job can be cancelled. The panel itself is shared with WeakSeg OAR (``WeakSegQt``).
 """
 
 import logging
-import os
-import tempfile
 
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleTest
 
-from WeakSegTumorLib.logic import WeakSegTumorLogic
-from WeakSegTumorLib.segment_widget import SegmentPanelWidget
+
+def _find_checkout_packages():
+    """Developer install (README): Slicer puts only the module folders on sys.path; add the checkout root
+    that holds weakseg, weakseg_mrml and WeakSegQt. An installed extension has them beside this file."""
+    import importlib.util
+    import os
+    import sys
+
+    if importlib.util.find_spec("WeakSegQt") is None or importlib.util.find_spec("weakseg") is None:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+_find_checkout_packages()
+
+from WeakSegQt.segment_panel import SegmentPanelWidget  # noqa: E402  (after the bootstrap)
+from WeakSegTumorLib.logic import WeakSegTumorLogic  # noqa: E402
 
 __all__ = ["WeakSegTumor", "WeakSegTumorWidget", "WeakSegTumorLogic", "WeakSegTumorTest"]
+
+HELP_URL = "https://github.com/WeakSeg/SlicerWeakSeg#3d-slicer"
 
 
 class WeakSegTumor(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("WeakSeg Tumor")
-        self.parent.categories = [translate("qSlicerAbstractCoreModule", "WeakSeg")]
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         self.parent.dependencies = []
         self.parent.contributors = ["WeakSeg developers"]
         self.parent.helpText = _(
@@ -32,7 +46,7 @@ class WeakSegTumor(ScriptedLoadableModule):
             "T2 and FLAIR. Sequences are assigned from volume names and series descriptions; the result is a "
             "segmentation ready for the Segment Editor, with the slices to review first, and exports as "
             "RTSTRUCT or DICOM SEG referencing the original series.")
-        self.parent.helpText += self.getDefaultModuleDocumentationLink()
+        self.parent.helpText += " " + _('See the <a href="{url}">documentation</a>.').format(url=HELP_URL)
         self.parent.acknowledgementText = _(
             "Models trained on BraTS data are for research use only, not for clinical decisions.")
 
@@ -42,9 +56,10 @@ class WeakSegTumorWidget(SegmentPanelWidget):
 
 
 class WeakSegTumorTest(ScriptedLoadableModuleTest):
-    """The real flow on a small synthetic case: train a tiny model, Segment, check the node, export.
+    """The real flow on a small synthetic case: train a tiny model, Segment, check the node.
 
-    Run with ``Slicer --testing`` (CTest ``py_WeakSegTumor``); needs torch (PyTorch extension).
+    Run with ``Slicer --testing`` (CTest ``py_WeakSegTumor``); skips, naming what is missing,
+    when torch and the other engine packages are not installed in Slicer's Python.
     """
 
     def setUp(self):
@@ -55,17 +70,20 @@ class WeakSegTumorTest(ScriptedLoadableModuleTest):
         self.test_segment_synthetic_case()
 
     def test_segment_synthetic_case(self):
-        import json
+        import os
 
+        from WeakSegQt.selftest import scratch_folder, skip_unless_installed
+
+        skip_unless_installed(self, "train", "segment")
         from WeakSegTrainLib.logic import WeakSegTrainLogic
         from weakseg.io.image import read_image
+        from weakseg.io.case import load_case
         from weakseg_mrml.demo import TINY_MIXED_OPTIONS, TINY_RUN, write_demo_cases
         from weakseg_mrml.provenance import read_provenance
         from weakseg_mrml.volumes import add_volume_from_image
 
+        root = scratch_folder(self, "WeakSegTumorTest-")
         self.delayDisplay(_("Writing synthetic cases"))
-        root = tempfile.mkdtemp(prefix="WeakSegTumorTest-")
-        os.environ["WEAKSEG_MODELS"] = os.path.join(root, "models")
         folders = write_demo_cases(os.path.join(root, "cases"))
         self.delayDisplay(_("Training a tiny model in the background"))
         train = WeakSegTrainLogic()
@@ -73,19 +91,20 @@ class WeakSegTumorTest(ScriptedLoadableModuleTest):
                                        out=os.path.join(root, "run"), options=TINY_MIXED_OPTIONS, **TINY_RUN)
         model = train.train(config, timeout=600)
 
-        for path in sorted(folders[0].glob("*.nii.gz")):
-            if not path.name.endswith("_seg.nii.gz"):
-                add_volume_from_image(slicer.mrmlScene, read_image(path), path.name.split(".")[0])
+        case = load_case(folders[0])
+        for name, image in case.images.items():
+            add_volume_from_image(slicer.mrmlScene, image, f"{case.case_id}_{'t1ce' if name == 't1c' else name}")
         logic = WeakSegTumorLogic()
         inputs = logic.auto_assign()
         self.assertEqual(sorted(inputs), ["flair", "t1", "t1c", "t2"])
         self.delayDisplay(_("Segmenting"))
-        node = logic.segment(inputs, model, device="cpu", timeout=600)
+        node = logic.segment(inputs, model, device="cpu", timeout=600, work_dir=root,
+                             keep_outputs=os.path.join(root, "out"))
         self.assertEqual(node.GetSegmentation().GetNumberOfSegments(), 3)
         self.assertEqual(read_provenance(node).model_id, "selftest-tiny")
         self.assertIs(node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()), inputs["flair"])
-        written = read_image(json.loads(node.GetAttribute("WeakSeg.Outputs"))["labels"])
-        self.assertEqual(written.GetSize(), read_image(next(folders[0].glob("*_flair.nii.gz"))).GetSize())
+        written = read_image(next(p for p in os.scandir(os.path.join(root, "out")) if p.name.endswith("_labels.nii.gz")).path)
+        self.assertEqual(written.GetSize(), case.images["flair"].GetSize())
         for item in logic.low_confidence_slices(node):
             self.assertTrue(all(0.25 <= p <= 0.75 for p in item["p"].values()))
         logging.info("WeakSegTumor self-test passed")

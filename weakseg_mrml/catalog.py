@@ -18,6 +18,7 @@ import weakseg
 CARD_NAME = "card.json"
 PACKAGE_MODELS = Path(weakseg.__file__).resolve().parent / "models"
 OAR_METHODS = ("oar",)
+SEQUENCE_NAMES = {"t1": "T1", "t1c": "T1 contrast", "t2": "T2", "flair": "FLAIR"}
 
 
 def user_models_dir() -> Path:
@@ -34,6 +35,8 @@ class ModelEntry:
     description: str = ""
     licence: str = ""
     metrics: dict = field(default_factory=dict)
+    version: str = ""
+    training_data: str = ""
 
     @property
     def kind(self) -> str:
@@ -41,7 +44,14 @@ class ModelEntry:
         return "oar" if self.method in OAR_METHODS or self.id.startswith("oar") else "tumour"
 
     def title(self) -> str:
-        return f"{self.id} ({self.method}, {', '.join(self.sequences)})"
+        """'Default tumour 1.0.0': the id in words, for the model list."""
+        words = self.id.replace("-", " ").replace("_", " ").strip()
+        words = words[:1].upper() + words[1:]
+        return f"{words} {self.version}".strip()
+
+    def inputs_text(self) -> str:
+        """The sequences the model expects, in words ('FLAIR, T1, T1 contrast, T2')."""
+        return ", ".join(SEQUENCE_NAMES.get(s, s) for s in self.sequences)
 
 
 def _read(folder: Path) -> ModelEntry | None:
@@ -49,7 +59,8 @@ def _read(folder: Path) -> ModelEntry | None:
         card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
         return ModelEntry(str(card["id"]), str(card.get("method", "")), folder, list(card.get("sequences", [])),
                           list(card.get("labels", [])), str(card.get("description", "")), str(card.get("licence", "")),
-                          dict(card.get("metrics", {})))
+                          dict(card.get("metrics", {})), str(card.get("version", "")),
+                          str((card.get("training") or {}).get("dataset", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a broken card is reported when the model is loaded, not while listing
 

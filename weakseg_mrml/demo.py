@@ -24,3 +24,19 @@ def write_demo_cases(root: str | Path, seeds=(1, 2), size: str = "tiny") -> list
         config = PhantomConfig.preset(size, seed=seed)
         folders.append(write_case(make_tumour_case(config), Path(root) / config.identifier))
     return folders
+
+
+def load_demo_case(scene, root: str | Path, seed: int = 1) -> dict:
+    """Write one synthetic phantom case under ``root`` and add its four sequences as volumes.
+
+    The "create demo case" sample data of the panels: no download, no patient data, named
+    so that auto-assign recognises every sequence. Returns sequence → volume node.
+    """
+    from weakseg.io.case import load_case
+    from weakseg_mrml.volumes import add_volume_from_image
+
+    folder = write_demo_cases(root, seeds=(seed,))[0]
+    case = load_case(folder)
+    suffix = {"t1c": "t1ce"}  # BraTS file naming, which auto-assign reads
+    return {name: add_volume_from_image(scene, image, f"WeakSegDemo_{suffix.get(name, name)}")
+            for name, image in case.images.items()}

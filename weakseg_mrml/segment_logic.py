@@ -26,7 +26,8 @@ from weakseg_mrml.sequences import assign_sequences, scalar_volumes
 from weakseg_mrml.volumes import image_from_volume
 
 LOW_CONFIDENCE_ATTRIBUTE = ATTRIBUTE_PREFIX + "LowConfidenceSlices"
-OUTPUTS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Outputs"
+WARNINGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Warnings"
+DICOM_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -79,33 +80,44 @@ class SegmentLogic(SceneLogic):
     # ------------------------------------------------------------------ segmenting
 
     def start_segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
-                      work_dir: str | Path | None = None) -> Run:
-        """Write the inputs, start the worker and return the run (``run.finish()`` gives the node)."""
+                      work_dir: str | Path | None = None, output_node=None, keep_outputs: str | Path | None = None) -> Run:
+        """Write the inputs, start the worker and return the run (``run.finish()`` gives the node).
+
+        The job folder holds copies of patient images: it is removed once the result is in the
+        scene (``work_dir`` is where it is made, e.g. ``slicer.util.tempDirectory()``). The worker's
+        files (labels, probabilities, review montage) are kept only in ``keep_outputs`` when given.
+        ``output_node``: an existing segmentation to fill (its segments are replaced), else a new one.
+        """
         entry = self.model(model)
         inputs = {k: v for k, v in inputs.items() if v is not None}
         self.check_inputs(inputs, entry)
         if device not in DEVICES and not device.startswith("cuda:"):
             raise WeakSegError(f"unknown device '{device}' (expected {', '.join(DEVICES)})")
-        work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="weakseg-segment-"))
+        work = Path(tempfile.mkdtemp(prefix="weakseg-segment-", dir=str(work_dir) if work_dir else None))
         files = {}
         for name in entry.sequences:
             files[name] = str(write_image(image_from_volume(inputs[name]), work / "inputs" / f"{name}.nrrd"))
         reference = self.reference_sequence(inputs, entry)
-        parameters = {"sequences": files, "model": str(entry.folder), "out": str(work / "out"), "device": device,
+        out = Path(keep_outputs) if keep_outputs else work / "out"
+        parameters = {"sequences": files, "model": str(entry.folder), "out": str(out), "device": device,
                       "tta": tta, "reference": reference}
         volume = inputs[reference]
-        return Run.start("segment", parameters, lambda result: self.import_result(result, volume),
-                         env=self.worker_env, work_dir=work, scratch=[work / "inputs"])
+        return Run.start("segment", parameters, lambda result: self.import_result(result, volume, output_node),
+                         env=self.worker_env, work_dir=work, scratch=[work])
 
     def segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
-                timeout: float | None = None):
-        """Blocking Segment (scripts and tests): the segmentation node."""
-        run = self.start_segment(inputs, model, device=device, tta=tta)
+                timeout: float | None = None, **options):
+        """Blocking Segment (scripts and tests): the segmentation node (``options`` as ``start_segment``)."""
+        run = self.start_segment(inputs, model, device=device, tta=tta, **options)
         run.wait(timeout)
         return run.finish()
 
-    def import_result(self, result: dict, volume_node):
-        """Worker result → segmentation node on ``volume_node``'s exact grid."""
+    def import_result(self, result: dict, volume_node, output_node=None):
+        """Worker result → segmentation node on ``volume_node``'s exact grid (``output_node`` refilled if given).
+
+        No file path is stored on the node: the job's files are temporary, and a path saved
+        with the scene would point at removed (or another patient's) data.
+        """
         labels = read_image(result["outputs"]["labels"])
         reference = image_from_volume(volume_node)
         if not same_grid(labels, reference):
@@ -115,11 +127,19 @@ class SegmentLogic(SceneLogic):
         model = result["model"]
         provenance = Provenance(model["id"], model.get("version", ""), model.get("sha256", ""),
                                 result.get("parameters", {}), device=str(result.get("provenance", {}).get("device", "")))
+        if output_node is not None:
+            output_node.GetSegmentation().RemoveAllSegments()
         node = segmentation_from_labelmap(self.scene, labels, specs, name=f"{volume_node.GetName()} {model['id']}",
-                                          volume_node=volume_node, provenance=provenance)
+                                          volume_node=volume_node, provenance=provenance, node=output_node)
         node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps(result.get("low_confidence_slices", [])))
-        node.SetAttribute(OUTPUTS_ATTRIBUTE, json.dumps(result.get("outputs", {})))
+        node.SetAttribute(WARNINGS_ATTRIBUTE, json.dumps(list(result.get("warnings", []))))
         return node
+
+    @staticmethod
+    def result_warnings(segmentation_node) -> list[str]:
+        """What the worker warned about while making this result (e.g. a sequence resampled onto the FLAIR grid)."""
+        text = segmentation_node.GetAttribute(WARNINGS_ATTRIBUTE)
+        return json.loads(text) if text else []
 
     # ------------------------------------------------------------------ review
 
@@ -155,10 +175,10 @@ class SegmentLogic(SceneLogic):
         return path, names
 
     def start_export(self, segmentation_node, reference_dir: str | Path, out_path: str | Path,
-                     kind: str = "rtstruct") -> Run:
+                     kind: str = "rtstruct", work_dir: str | Path | None = None) -> Run:
         if kind not in ("rtstruct", "seg"):
             raise WeakSegError(f"unknown export kind '{kind}' (expected rtstruct or seg)")
-        work = Path(tempfile.mkdtemp(prefix="weakseg-export-"))
+        work = Path(tempfile.mkdtemp(prefix="weakseg-export-", dir=str(work_dir) if work_dir else None))
         labels, names = self.export_inputs(segmentation_node, work)
         provenance = read_provenance(segmentation_node)
         parameters = {"labels": str(labels), "reference_dir": str(reference_dir), "out": str(out_path),
@@ -167,6 +187,39 @@ class SegmentLogic(SceneLogic):
                       "model_version": provenance.model_version if provenance else ""}
         return Run.start(f"export-{kind}", parameters, lambda result: Path(result["path"]), env=self.worker_env,
                          work_dir=work, scratch=[work])
+
+    @staticmethod
+    def reference_instance_uids(segmentation_node) -> list[str]:
+        """SOP instance UIDs of the DICOM series the segmentation's reference volume was loaded from ([] if none).
+
+        Slicer's DICOM plugins store them on the volume's subject-hierarchy item
+        (``DICOM.instanceUIDs``, space-separated).
+        """
+        from slicer import vtkMRMLSubjectHierarchyNode
+
+        volume = segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole())
+        if volume is None:
+            return []
+        sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(volume.GetScene())
+        item = sh.GetItemByDataNode(volume) if sh is not None else 0
+        text = sh.GetItemAttribute(item, DICOM_UIDS_ATTRIBUTE) if item else ""
+        text = text or volume.GetAttribute(DICOM_UIDS_ATTRIBUTE) or ""
+        return text.split()
+
+    @staticmethod
+    def reference_folder(files: list[str | Path], work: str | Path) -> Path:
+        """A folder holding exactly the reference series (links to the database's files; copies if links fail)."""
+        import shutil
+
+        folder = Path(work) / "reference"
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, source in enumerate(files):
+            target = folder / f"{index:05d}.dcm"
+            try:
+                target.symlink_to(Path(source).resolve())
+            except OSError:
+                shutil.copy2(source, target)
+        return folder
 
     def export(self, segmentation_node, reference_dir, out_path, kind: str = "rtstruct",
                timeout: float | None = None) -> Path:

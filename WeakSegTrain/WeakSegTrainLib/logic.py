@@ -17,16 +17,18 @@ from pathlib import Path
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.case import find_case_files, load_case
-from weakseg.labels import AXES, STATUSES, WeakLabelStore
+from weakseg.labels import AXES, WeakLabelStore
 from weakseg_mrml import scribbles as scribble_io
 from weakseg_mrml import slice_labels as slice_io
-from weakseg_mrml.catalog import ModelEntry, list_models
+from weakseg_mrml.case_labels import finish_save, set_case_folder, unsaved_classes
+from weakseg_mrml.catalog import ModelEntry, list_models, user_models_dir
 from weakseg_mrml.logic_base import SceneLogic
 from weakseg_mrml.runs import Run
 from weakseg_mrml.volumes import add_volume_from_image
 
 DEFAULT_CLASSES = ("WT", "TC", "ET")
 METHODS = ("mixed",)
+METHOD_TITLES = {"mixed": "Mixed supervision: full, slice-level and scribble labels together (paper 001)"}
 
 
 @dataclass
@@ -79,12 +81,17 @@ class WeakSegTrainLogic(SceneLogic):
     # ------------------------------------------------------------------ opening and saving a case
 
     def open_case(self, case: CaseEntry | str | Path, classes=DEFAULT_CLASSES) -> OpenCase:
-        """Load the sequences as volumes and show the stored weak labels (resume)."""
+        """Load the sequences as volumes and show the stored weak labels (resume); the previous case is closed.
+
+        Check ``unsaved_classes()`` first: closing drops labels that were not saved.
+        """
         entry = case if isinstance(case, CaseEntry) else CaseEntry(Path(case).name, Path(case))
         loaded = load_case(entry.folder)
+        self.close_case()
         volumes = {name: add_volume_from_image(self.scene, image, f"{loaded.case_id}_{name}")
                    for name, image in loaded.images.items()}
         reference = volumes[loaded.reference]
+        set_case_folder(reference, entry.folder)
         store = WeakLabelStore.open(entry.folder, grid=loaded.grid, case_id=loaded.case_id)
         store.add_classes(list(classes))
         opened = OpenCase(entry, volumes, reference, store)
@@ -94,6 +101,25 @@ class WeakSegTrainLogic(SceneLogic):
         opened.scribbles = scribble_io.scribbles_from_store(self.scene, store, reference)
         self.current = opened
         return opened
+
+    def close_case(self) -> None:
+        """Remove the open case's volumes, slice-label tables and scribbles from the scene."""
+        case, self.current = self.current, None
+        if case is None:
+            return
+        nodes = [*case.tables.values(), case.scribbles, *case.volumes.values()]
+        for node in nodes:
+            if node is not None and node.GetScene() is self.scene:
+                self.scene.RemoveNode(node)
+
+    def unsaved_classes(self) -> list[str]:
+        """Classes of the open case whose labels in the scene differ from its saved store."""
+        case = self.current
+        if case is None or case.reference.GetScene() is not self.scene:
+            return []
+        saved = WeakLabelStore.open(case.entry.folder, grid=case.store.grid) if WeakLabelStore.exists(case.entry.folder) \
+            else case.store
+        return unsaved_classes(self.scene, case.reference, saved)
 
     def _case(self) -> OpenCase:
         if self.current is None:
@@ -110,19 +136,7 @@ class WeakSegTrainLogic(SceneLogic):
     def save_case(self, status: str | None = None, annotator: str | None = None) -> Path:
         """Copy the scene's slice labels and scribbles into the store and write it (atomically)."""
         case = self._case()
-        for table in case.tables.values():
-            slice_io.store_from_table(table, case.store)
-        if case.scribbles is not None:
-            scribble_io.store_from_scribbles(case.scribbles, case.store, case.reference)
-        if status is not None:
-            if status not in STATUSES:
-                raise WeakSegError(f"status must be one of {', '.join(STATUSES)}")
-            case.store.status = status
-        elif case.store.status == "not started" and case.store.kinds():
-            case.store.status = "partial"
-        if annotator:
-            case.store.annotator = annotator
-        path = case.store.save()
+        path = finish_save(self.scene, case.reference, case.store, status=status, annotator=annotator)
         case.entry.status, case.entry.kinds = case.store.status, case.store.kinds()
         return path
 
@@ -159,6 +173,12 @@ class WeakSegTrainLogic(SceneLogic):
         return case.scribbles, scribble_io.ensure_class_segments(case.scribbles, cls)
 
     # ------------------------------------------------------------------ training
+
+    @staticmethod
+    def default_run_folder(model_id: str) -> Path:
+        """Where a run keeps its checkpoints and curves: beside the user models folder, not in /tmp,
+        so a run can be resumed after a restart."""
+        return user_models_dir().parent / "runs" / model_id
 
     @staticmethod
     def new_model_id(method: str) -> str:
@@ -198,6 +218,14 @@ class WeakSegTrainLogic(SceneLogic):
     def start_training(self, config: dict, *, register: bool = True) -> Run:
         """Train in the background; ``run.finish()`` gives the registered model's catalogue entry."""
         return Run.start("train", {"config": config, "register": register}, self._registered, env=self.worker_env)
+
+    @staticmethod
+    def saved_config(run_folder: str | Path) -> dict | None:
+        """The configuration a run saved in its folder (``config.json``), to resume it in a later session."""
+        from weakseg.io.jsonfile import read_json_object
+
+        path = Path(run_folder) / "config.json"
+        return read_json_object(path, "training configuration") if path.is_file() else None
 
     def resume_training(self, config: dict, *, register: bool = True) -> Run:
         """Continue a cancelled run from its last checkpoint (same run folder and settings)."""
