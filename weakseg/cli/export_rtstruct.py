@@ -22,6 +22,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                         help='label value → ROI name or {"name", "colour", "type", "code"} (default: BraTS sub-regions)')
     parser.add_argument("--model-name", default="WeakSeg", help="algorithm name written into the file")
     parser.add_argument("--model-version", default=None, help="algorithm version (default: weakseg version)")
+    parser.add_argument("--patient-id", metavar="ID",
+                        help="confirm the reference series' PatientID; needed when the labels carry no DICOM identity "
+                             "(no provenance from a DICOM case beside them) and are not on the series' own voxel grid")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -48,11 +51,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from weakseg.rt import export_rtstruct
+def export_with(writer, args: argparse.Namespace) -> int:
+    """Check the destination, then the reference's identity, then write (shared with ``export-seg``)."""
+    from weakseg.io.output_set import check_destination
+    from weakseg.rt.reference import ExpectedIdentity, provenance_identity
     from weakseg.rt.segments import read_names_json
 
+    labels, out = Path(args.labels), Path(args.out)
+    check_destination([out], inputs=[labels, args.names_json], what="output DICOM file")
     names = read_names_json(args.names_json) if args.names_json else None
-    out = export_rtstruct(Path(args.labels), names, Path(args.reference), Path(args.out), config_from_args(args))
-    log.info("wrote %s", out)
+    expected = ExpectedIdentity(case=provenance_identity(labels), patient_id=args.patient_id)
+    path = writer(labels, names, Path(args.reference), out, config_from_args(args), expected=expected)
+    log.info("wrote %s", path)
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from weakseg.rt import export_rtstruct
+
+    return export_with(export_rtstruct, args)

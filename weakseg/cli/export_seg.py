@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from weakseg.cli.export_rtstruct import add_export_arguments, config_from_args
+from weakseg.cli.export_rtstruct import add_export_arguments, export_with
 
 log = logging.getLogger("weakseg")
 
@@ -20,9 +19,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from weakseg.rt import export_seg
-    from weakseg.rt.segments import read_names_json
 
-    names = read_names_json(args.names_json) if args.names_json else None
-    out = export_seg(Path(args.labels), names, Path(args.reference), Path(args.out), config_from_args(args))
-    log.info("wrote %s", out)
-    return 0
+    return export_with(export_seg, args)

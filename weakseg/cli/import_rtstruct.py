@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from weakseg.rt.roi_table import load_roi_table
     from weakseg.rt.rtstruct_read import import_rtstruct
 
+    from weakseg.io.output_set import check_destination
+
+    check_destination([Path(args.out) / "rois.json"], inputs=[args.rtstruct, args.roi_table], what="import output")
     table = load_roi_table(args.roi_table) if args.roi_table else None
     summary = import_rtstruct(Path(args.rtstruct), Path(args.reference), Path(args.out), args.store, table)
     for roi in summary["rois"]:

@@ -90,7 +90,9 @@ def is_dicom_file(path: Path) -> bool:
 
 def _dicomdir_files(path: Path) -> list[Path]:
     try:
-        fileset = pydicom.fileset.FileSet(pydicom.dcmread(path))
+        from pydicom.fileset import FileSet
+
+        fileset = FileSet(pydicom.dcmread(path))
     except _READ_ERRORS as exc:
         raise WeakSegError(f"not a readable DICOMDIR ({exc})", path) from None
     files = [Path(instance.path) for instance in fileset]

@@ -68,9 +68,10 @@ def lattice_aligned(grid: sitk.Image, series: ReferenceSeries, tol_voxel: float 
     if abs(col - round(col)) > tol_voxel or abs(row - round(row)) > tol_voxel:
         return False
     offsets = series.slice_offsets()
+    step = float(np.min(np.diff(offsets))) if len(offsets) > 1 else max(spacing[2], 1e-3)
     planes = np.array(grid.GetOrigin()) @ series.normal + np.arange(grid.GetSize()[2]) * spacing[2] * (direction[:, 2] @ series.normal)
-    nearest = np.min(np.abs(planes[:, None] - offsets[None, :]), axis=1)
-    return bool(np.all(nearest <= tol_voxel * max(spacing[2], 1e-3)))
+    steps = (planes - offsets[0]) / step  # on the series' slice lattice, gaps included
+    return bool(np.all(np.abs(steps - np.round(steps)) <= tol_voxel))
 
 
 def verify_reference(series: ReferenceSeries, labels_grid: sitk.Image, expected: ExpectedIdentity, where=None) -> None:

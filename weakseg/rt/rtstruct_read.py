@@ -49,7 +49,23 @@ def load_rtstruct(path: str | Path) -> pydicom.Dataset:
         raise WeakSegError(f"not a readable DICOM file ({exc})", path) from None
     if str(ds.get("SOPClassUID", "")) != RT_STRUCTURE_SET_STORAGE or ds.get("Modality") != "RTSTRUCT":
         raise WeakSegError(f"is not an RT Structure Set (Modality {ds.get('Modality', 'missing')})", path)
+    lacking = [k for k in ("StructureSetROISequence", "ROIContourSequence", "ReferencedFrameOfReferenceSequence")
+               if k not in ds]
+    if lacking:  # Type 1 modules: a file that ends cleanly before them was cut short
+        raise WeakSegError(f"RT Structure Set is incomplete (truncated or damaged?): it lacks {', '.join(lacking)}", path)
     return ds
+
+
+def _contour_points(contour, path: Path, name: str) -> np.ndarray:
+    try:
+        values = np.asarray([float(v) for v in contour.ContourData], dtype=float)
+    except (AttributeError, TypeError, ValueError):
+        raise WeakSegError(f"a contour of ROI {name!r} has unreadable ContourData", path) from None
+    if values.size == 0 or values.size % 3:
+        raise WeakSegError(f"a contour of ROI {name!r} has {values.size} ContourData values, not (x, y, z) triplets", path)
+    if not np.all(np.isfinite(values)):
+        raise WeakSegError(f"a contour of ROI {name!r} has non-numeric coordinates (NaN/Inf) in ContourData", path)
+    return values.reshape(-1, 3)
 
 
 def referenced_series_uid(ds: pydicom.Dataset, path: Path) -> tuple[str, str]:
@@ -102,7 +118,7 @@ def read_rtstruct(path: str | Path, reference_dir: str | Path, table: RoiTable |
             if kind != "CLOSED_PLANAR":
                 log.warning("%s: ROI %r has a %s contour; only CLOSED_PLANAR contours are read", path, name, kind or "untyped")
                 continue
-            points = np.asarray([float(v) for v in contour.ContourData], dtype=float).reshape(-1, 3)
+            points = _contour_points(contour, path, name)
             rc, along = series.patient_to_plane(points)
             if np.ptp(along) > 0.01 * max(1.0, series.pixel_spacing[0]):
                 raise WeakSegError(f"a contour of ROI {name!r} is not planar along the image normal", path)
@@ -139,6 +155,10 @@ def import_rtstruct(path: str | Path, reference_dir: str | Path, out_dir: str | 
     """
     table = table or load_roi_table()
     rois, series = read_rtstruct(path, reference_dir, table)
+    if not series.is_uniform():
+        gaps = np.diff(series.slice_offsets())
+        raise WeakSegError(f"the reference series' slices are not equally spaced ({gaps.min():.3g} to {gaps.max():.3g} mm: a "
+                           "missing slice?); masks cannot be written on a regular grid without shifting planes", reference_dir)
     grid = series.grid()
     store = None
     if store_dir is not None:
@@ -164,9 +184,14 @@ def import_rtstruct(path: str | Path, reference_dir: str | Path, out_dir: str | 
         "empty_rois_unknown": empty,
         "unmapped_rois": [r.name for r in rois if not r.key],
     }
-    for roi, entry in zip(rois, listing):
-        write_image(copy_geometry(roi.mask.astype(np.uint8), grid), out_dir / entry["file"])
-    write_text_atomic(out_dir / "rois.json", json.dumps(summary, indent=2) + "\n")
+    from weakseg.io.output_set import OutputSet
+
+    files = {f"roi{i}": entry["file"] for i, entry in enumerate(listing)}
+    with OutputSet({**files, "summary": "rois.json"}, out_dir=out_dir, inputs=[path],
+                   what="import output") as outputs:  # all masks and rois.json appear together, or none
+        for i, roi in enumerate(rois):
+            write_image(copy_geometry(roi.mask.astype(np.uint8), grid), outputs.path(f"roi{i}"))
+        write_text_atomic(outputs.path("summary"), json.dumps(summary, indent=2) + "\n")
     if store is not None:
         masks = {cls: np.any([r.mask for r in rois if r.key == cls], axis=0) for cls in present}
         derived = derive_regions(masks)

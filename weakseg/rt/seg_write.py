@@ -65,14 +65,26 @@ def build_seg(segset: SegmentSet, series: ReferenceSeries, config: RtExportConfi
 
 def _shared_orientation(series: ReferenceSeries) -> list:
     """The reference headers with one ImageOrientationPatient: scanners write float noise (1e-8) between
-    slices, which highdicom's exact comparison rejects; the series was already checked to agree within 1e-4."""
+    slices, which highdicom's exact comparison rejects; the series was already checked to agree within 1e-4.
+    Copies only: the SEG references the original instances by UID."""
     iop = list(series.first.ImageOrientationPatient)
+    gaps = np.diff(series.slice_offsets())
+    thickness = f"{float(np.median(gaps)) if len(gaps) else 1.0:.6g}"
     out = []
     for ds in series.datasets:
         copy = ds.copy()
         copy.ImageOrientationPatient = iop
+        if "SliceThickness" not in copy:  # highdicom needs it for the SEG's pixel measures; some series omit it
+            copy.SliceThickness = thickness
+        for keyword in _TYPE2_PATIENT_STUDY:  # Type 2: present, maybe empty; real series omit some
+            if keyword not in copy:
+                setattr(copy, keyword, "")
         out.append(copy)
     return out
+
+
+_TYPE2_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                        "ReferringPhysicianName", "StudyID", "AccessionNumber")
 
 
 def _segmentation(series: ReferenceSeries, pixels: np.ndarray, descriptions, config: RtExportConfig):
