@@ -49,8 +49,9 @@ class SegmentSpec:
     def from_label(cls, label: dict, *, tumour: bool) -> "SegmentSpec":
         """From a model card label entry (``name``, ``value``, ``color``, ``snomed_code``, ``snomed_meaning``)."""
         term = for_label(str(label.get("snomed_code", "")), str(label.get("snomed_meaning", "")), tumour=tumour)
-        name = str(label["name"])
-        return cls(name, int(label["value"]), name, tuple(float(c) for c in label["color"]), term)
+        key = str(label["name"])
+        name = key[:1].upper() + key[1:]  # segment names as Slicer's own ("Necrosis"); the ID stays the card's key
+        return cls(key, int(label["value"]), name, tuple(float(c) for c in label["color"]), term)
 
 
 def _binary_representation() -> str:

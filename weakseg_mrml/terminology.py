@@ -14,7 +14,12 @@ CONTEXT = "Segmentation category and type - DICOM master list"
 ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
 
 TUMOUR_CATEGORY = ("SCT", "49755003", "Morphologically Altered Structure")
-ORGAN_CATEGORY = ("SCT", "91723000", "Anatomical Structure")  # as weakseg.rt.codes
+ORGAN_CATEGORY = ("SCT", "123037004", "Anatomical Structure")  # Slicer's DICOM master list
+MASTER_LIST_MEANINGS = {  # code meanings as SegmentationCategoryTypeModifier-DICOM-Master.json spells them
+    "86049000": "Neoplasm, Primary",
+    "6574001": "Necrosis",
+    "79654002": "Edema",
+}
 BRAIN_REGION = ("SCT", "12738006", "Brain")
 
 Code = tuple[str, str, str]
@@ -57,9 +62,11 @@ class Terminology:
 
 
 def for_label(snomed_code: str, snomed_meaning: str, *, tumour: bool) -> Terminology | None:
-    """Terminology of a model output label; None when the label carries no code."""
+    """Terminology of a model output label, in the codes and meanings of Slicer's DICOM master list
+    (category, type): None when the label carries no code."""
     if not snomed_code:
         return None
     category = TUMOUR_CATEGORY if tumour else ORGAN_CATEGORY
     region = BRAIN_REGION if tumour else None
-    return Terminology(category, ("SCT", snomed_code, snomed_meaning), region)
+    meaning = MASTER_LIST_MEANINGS.get(snomed_code, snomed_meaning)  # so Slicer's terminology selector matches
+    return Terminology(category, ("SCT", snomed_code, meaning), region)

@@ -84,3 +84,90 @@ def test_export_without_reference_volume_is_refused(mrml_scene, tmp_path):
     mrml_scene.AddNode(node)
     with pytest.raises(WeakSegError, match="'orphan' has no reference volume"):
         WeakSegTumorLogic(mrml_scene).start_export(node, tmp_path, tmp_path / "x.dcm")
+
+
+# ---------------------------------------------------------------------------- on a fresh Slicer (review A2)
+
+SLICER_512_BUNDLED = {"numpy", "scipy", "simpleitk", "pydicom", "pillow", "highdicom", "dicomweb-client", "requests",
+                      "packaging"}
+"""What Slicer 5.12 ships in its Python (SuperBuild/External_python-*.cmake): no scikit-image, no torch."""
+
+_HIDER = '''
+import importlib.abc, os, sys
+HIDDEN = set(filter(None, os.environ.get("WEAKSEG_TEST_HIDDEN", "").split(",")))
+class _Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HIDDEN:
+            raise ModuleNotFoundError(f"No module named '{name}' (not installed in this Slicer)", name=name)
+        return None
+sys.meta_path.insert(0, _Hide())
+'''
+
+
+def _hidden_modules(installed_distributions: set[str]) -> str:
+    """Top-level modules of every engine or test package not in ``installed_distributions`` (normalised names)."""
+    import importlib.metadata as metadata
+
+    from weakseg import deps
+
+    engine_and_tests = {deps.Problem(r, None).name for r in deps.ENGINE_REQUIREMENTS}
+    engine_and_tests |= {"scikit-learn", "nibabel", "nilearn", "monai", "matplotlib", "tqdm", "torch", "safetensors"}
+    hidden = engine_and_tests - installed_distributions
+    modules = {top for top, dists in metadata.packages_distributions().items()
+               if {deps.normalise(d) for d in dists} & hidden}
+    return ",".join(sorted(modules))
+
+
+def _export_on_fresh_slicer(node, series, out, kind, installed, tmp_path, monkeypatch):
+    from WeakSegOARLib.logic import WeakSegOARLogic
+
+    hider = tmp_path / "hider"
+    hider.mkdir(exist_ok=True)
+    (hider / "sitecustomize.py").write_text(_HIDER)
+    monkeypatch.setenv("PYTHONPATH", str(hider))
+    logic = WeakSegOARLogic(node.GetScene(), worker_env={"WEAKSEG_TEST_HIDDEN": _hidden_modules(installed)})
+    return logic.export(node, series, out, kind, timeout=300)
+
+
+@pytest.mark.parametrize("kind", ["rtstruct", "seg"])
+def test_export_works_with_slicer_packages_plus_what_the_panel_installs(mr_study, tmp_path, monkeypatch, kind):
+    from weakseg import deps
+    from weakseg_mrml.dependencies import requirements_for
+
+    node, series, _, _ = mr_study
+    installed = SLICER_512_BUNDLED | {deps.Problem(r, None).name for r in requirements_for(f"export-{kind}")}
+    assert "torch" not in installed  # export never asks for torch
+    out = _export_on_fresh_slicer(node, series, tmp_path / f"{kind}.dcm", kind, installed, tmp_path, monkeypatch)
+    assert pydicom.dcmread(out).Modality == ("RTSTRUCT" if kind == "rtstruct" else "SEG")
+
+
+def test_export_on_a_stock_slicer_needs_scikit_image(mr_study, tmp_path, monkeypatch):
+    """Why the panel asks: with only Slicer's own packages, RTSTRUCT export fails (the review's A2)."""
+    from weakseg.errors import WeakSegError
+
+    node, series, _, _ = mr_study
+    with pytest.raises(WeakSegError, match="skimage"):
+        _export_on_fresh_slicer(node, series, tmp_path / "rt.dcm", "rtstruct", SLICER_512_BUNDLED, tmp_path,
+                                monkeypatch)
+    assert not (tmp_path / "rt.dcm").exists()
+
+
+def test_export_reference_comes_from_the_dicom_database(mr_study, tmp_path):
+    """The panel finds the series from the volume's instance UIDs (as Slicer's DICOM plugins store them)."""
+    from slicer import vtkMRMLSubjectHierarchyNode
+
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+    node, series, _, _ = mr_study
+    volume = node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole())
+    files = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID: p for p in sorted(series.iterdir())}
+    logic = WeakSegTumorLogic(node.GetScene())
+    assert logic.reference_instance_uids(node) == []  # not loaded from DICOM: the panel says so
+    sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(node.GetScene())
+    sh.SetItemAttribute(sh.GetItemByDataNode(volume), "DICOM.instanceUIDs", " ".join(files))
+    uids = logic.reference_instance_uids(node)
+    assert uids == list(files)
+    folder = logic.reference_folder([files[uid] for uid in uids], tmp_path / "work")
+    out = logic.export(node, folder, tmp_path / "rt.dcm", "rtstruct", timeout=300)
+    first = pydicom.dcmread(next(series.iterdir()))
+    assert pydicom.dcmread(out).StudyInstanceUID == first.StudyInstanceUID

@@ -130,7 +130,8 @@ def test_sequences_are_auto_assigned_from_names(mrml_scene, cases_root):
         "t1": "Phantom_0001_t1", "t1c": "Phantom_0001_t1ce", "t2": "Phantom_0001_t2", "flair": "Phantom_0001_flair"}
 
 
-def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, trained, cases_root, models_env):
+def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, trained, cases_root, models_env,
+                                                                   tmp_path):
     from slicer import vtkMRMLSubjectHierarchyNode
 
     from WeakSegTumorLib.logic import WeakSegTumorLogic
@@ -147,7 +148,8 @@ def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, t
         sh.SetItemParent(sh.GetItemByDataNode(volume), study)
     logic = WeakSegTumorLogic(mrml_scene, worker_env=models_env)
     inputs = logic.auto_assign()
-    run = logic.start_segment(inputs, "tiny-logic", device="cpu")
+    kept = tmp_path / "kept"
+    run = logic.start_segment(inputs, "tiny-logic", device="cpu", work_dir=tmp_path, keep_outputs=kept)
     run.wait(timeout=300)
     node = run.finish()
 
@@ -155,18 +157,21 @@ def test_segment_gives_a_node_with_geometry_terminology_provenance(mrml_scene, t
     assert node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()) is flair
     assert sh.GetItemParent(sh.GetItemByDataNode(node)) == study
     segmentation = node.GetSegmentation()
-    assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == ["necrosis", "edema", "enhancing"]
+    assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == ["Necrosis", "Edema", "Enhancing"]
     assert Terminology.parse(segmentation.GetSegment("edema").GetTerminology()).type == ("SCT", "79654002", "Edema")
     provenance = read_provenance(node)
     card = json.loads((entry.folder / "card.json").read_text())
     assert provenance.model_id == "tiny-logic" and provenance.model_sha256 == card["weights"]["sha256"]
     assert provenance.device == "cpu" and provenance.parameters["device"] == "cpu"
     # The node holds exactly what the worker wrote, on the flair grid.
-    written = sitk.ReadImage(json.loads(node.GetAttribute("WeakSeg.Outputs"))["labels"])
+    written = sitk.ReadImage(str(next(kept.glob("*_labels.nii.gz"))))
     back = labelmap_from_segmentation(node, image_from_volume(flair))
     assert np.array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(written))
     assert run.stage == "write" and run.fraction == 1.0
-    assert not (run.client.work_dir / "inputs").exists()  # copies of the volumes are removed, outputs kept
+    # The job folder (copies of the patient's images, the worker's files) is gone, and no path to it is
+    # saved with the scene; only the folder the user asked to keep holds outputs.
+    assert not run.client.work_dir.exists() and run.client.work_dir.parent == tmp_path
+    assert node.GetAttribute("WeakSeg.Outputs") is None
     for item in logic.low_confidence_slices(node):
         point = logic.slice_point(node, item)
         assert point[2] == pytest.approx(item["z_mm"])

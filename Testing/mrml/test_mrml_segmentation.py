@@ -66,7 +66,7 @@ def test_segments_have_names_colours_and_terminology(mrml_scene):
     segmentation = node.GetSegmentation()
     assert [segmentation.GetNthSegmentID(i) for i in range(3)] == ["necrosis", "edema", "enhancing"]
     edema = segmentation.GetSegment("edema")
-    assert edema.GetName() == "edema"
+    assert edema.GetName() == "Edema"
     np.testing.assert_allclose(edema.GetColor(), (0.3, 0.7, 1.0))
     term = Terminology.parse(edema.GetTerminology())
     assert term.type == ("SCT", "79654002", "Edema")
@@ -106,9 +106,10 @@ def test_seg_nrrd_round_trip_keeps_everything(mrml_scene, tmp_path):
     path = save_segmentation(node, tmp_path / "result.seg.nrrd")
     loaded = load_segmentation(mrml_scene, path)
     segmentation = loaded.GetSegmentation()
-    assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == ["necrosis", "edema", "enhancing"]
+    assert [segmentation.GetNthSegment(i).GetName() for i in range(3)] == ["Necrosis", "Edema", "Enhancing"]
     np.testing.assert_allclose(segmentation.GetSegment("enhancing").GetColor(), (0.9, 0.2, 0.2), atol=1e-6)
     assert Terminology.parse(segmentation.GetSegment("enhancing").GetTerminology()).type[1] == "86049000"
+    assert Terminology.parse(segmentation.GetSegment("enhancing").GetTerminology()).type[2] == "Neoplasm, Primary"
     assert read_provenance(segmentation.GetSegment("edema")) == provenance
     back = labelmap_from_segmentation(loaded, labels)
     assert np.array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(labels))

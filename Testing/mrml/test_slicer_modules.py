@@ -17,22 +17,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ("WeakSegTumor", "WeakSegOAR", "WeakSegTrain")
+EFFECT_MODULE = "SegmentEditorWeakSegSliceLabels"
 QT_WIDGETS = {"QWidget", "QLabel", "QPushButton", "QComboBox", "QCheckBox", "QSpinBox", "QDoubleSpinBox", "QLineEdit",
-              "QProgressBar", "QListWidget", "QTableWidget", "QGroupBox", "QTextEdit", "QToolButton", "QSlider"}
+              "QProgressBar", "QListWidget", "QTableWidget", "QGroupBox", "QTextEdit", "QPlainTextEdit", "QToolButton",
+              "QSlider"}
 SLICER_WIDGETS = {"qMRMLWidget", "qMRMLNodeComboBox", "qMRMLSegmentEditorWidget", "qMRMLSubjectHierarchyComboBox",
-                  "ctkCollapsibleButton", "ctkPathLineEdit", "ctkSliderWidget", "ctkDirectoryButton"}
+                  "qMRMLSegmentationShow3DButton", "ctkCollapsibleButton", "ctkPathLineEdit", "ctkSliderWidget",
+                  "ctkDirectoryButton"}
 REMOVED_IN_312 = {"imp", "distutils", "asynchat", "asyncore", "smtpd"}
+SHARED = ["WeakSegQt/runs.py", "WeakSegQt/models.py"]
 PANEL_CODE = {  # module → files holding its widget code and the file declaring its parameter node
-    "WeakSegTumor": (["WeakSegTumor/WeakSegTumorLib/segment_widget.py", "WeakSegTumor/WeakSegTumorLib/qt_run.py"],
-                     "WeakSegTumor/WeakSegTumorLib/segment_widget.py"),
-    "WeakSegOAR": (["WeakSegTumor/WeakSegTumorLib/segment_widget.py", "WeakSegTumor/WeakSegTumorLib/qt_run.py"],
-                   "WeakSegTumor/WeakSegTumorLib/segment_widget.py"),
-    "WeakSegTrain": (["WeakSegTrain/WeakSegTrain.py"], "WeakSegTrain/WeakSegTrain.py"),
+    "WeakSegTumor": (["WeakSegQt/segment_panel.py", *SHARED], "WeakSegQt/segment_panel.py"),
+    "WeakSegOAR": (["WeakSegQt/segment_panel.py", *SHARED], "WeakSegQt/segment_panel.py"),
+    "WeakSegTrain": (["WeakSegTrain/WeakSegTrain.py", "WeakSegQt/runs.py"], "WeakSegTrain/WeakSegTrain.py"),
 }
+UI_FILES = {"WeakSegTumor": "WeakSegQt/Resources/UI/SegmentPanel.ui", "WeakSegOAR": "WeakSegQt/Resources/UI/SegmentPanel.ui",
+            "WeakSegTrain": "WeakSegTrain/Resources/UI/WeakSegTrain.ui"}
 
 
 def _ui(module: str) -> ET.Element:
-    return ET.parse(ROOT / module / "Resources" / "UI" / f"{module}.ui").getroot()
+    return ET.parse(ROOT / UI_FILES[module]).getroot()
 
 
 def _parameter_fields(path: Path) -> set[str]:
@@ -71,14 +75,14 @@ def test_parameter_bindings_point_at_declared_parameters(module):
 def test_scene_aware_widgets_get_the_scene(module):
     root = _ui(module)
     mrml = {w.get("name") for w in root.iter("widget") if w.get("class") in ("qMRMLNodeComboBox", "qMRMLSegmentEditorWidget")}
+    assert mrml
     connected = {c.findtext("receiver") for c in root.iter("connection") if c.findtext("slot") == "setMRMLScene(vtkMRMLScene*)"}
     assert mrml <= connected
 
 
 def _python_files():
-    for module in MODULES:
+    for module in (*MODULES, EFFECT_MODULE, "WeakSegQt", "weakseg_mrml"):
         yield from sorted((ROOT / module).rglob("*.py"))
-    yield from sorted((ROOT / "weakseg_mrml").rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", list(_python_files()), ids=lambda p: str(p.relative_to(ROOT)))
@@ -103,13 +107,30 @@ def test_logic_and_adapters_import_no_qt(path):
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_module_metadata_is_translatable_and_in_the_weakseg_category(module):
+def test_module_metadata_is_translatable_and_in_the_segmentation_category(module):
     source = (ROOT / module / f"{module}.py").read_text()
     assert re.search(r'self\.parent\.title = _\("', source)
-    assert 'translate("qSlicerAbstractCoreModule", "WeakSeg")' in source
+    assert 'translate("qSlicerAbstractCoreModule", "Segmentation")' in source  # as TotalSegmentator, MONAIAuto3DSeg
+    assert "getDefaultModuleDocumentationLink" not in source  # that page does not exist for an extension
     assert f"class {module}Test(ScriptedLoadableModuleTest)" in source
     assert f"class {module}Widget(" in source
     assert (ROOT / module / f"{module}Lib" / "__init__.py").is_file()  # a package Slicer can import
     assert (ROOT / module / "Resources" / "Icons" / f"{module}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cmake = (ROOT / module / "CMakeLists.txt").read_text()
     assert "WITH_GENERIC_TESTS" in cmake and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in cmake
+
+
+def test_cmake_ships_every_shared_file_and_the_screenshots_exist():
+    """What the extension build needs: the shared packages and the effect module, and the screenshots it names."""
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    assert "WeakSegQt/*.py" in cmake and "WeakSegQt/Resources/*" in cmake
+    assert f"add_subdirectory({EFFECT_MODULE})" in cmake
+    assert 'set(EXTENSION_CATEGORY "Segmentation")' in cmake
+    urls = re.search(r'EXTENSION_SCREENSHOTURLS "([^"]+)"', cmake).group(1).split()
+    prefix = "https://raw.githubusercontent.com/WeakSeg/SlicerWeakSeg/main/"
+    for url in urls:
+        assert url.startswith(prefix)
+        assert (ROOT / url[len(prefix):]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", url
+    effect_cmake = (ROOT / EFFECT_MODULE / "CMakeLists.txt").read_text()
+    for name in (f"{EFFECT_MODULE}.py", "SegmentEditorEffect.py", "SegmentEditorEffect.png"):
+        assert name in effect_cmake
