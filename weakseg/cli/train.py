@@ -22,6 +22,11 @@ def register(sub) -> None:
     parser.add_argument("--out", help="run folder (checkpoint, events.jsonl, curves.png, model/)")
     parser.add_argument("--config", metavar="JSON", help="TrainConfig as JSON; command-line options override it")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--preset", choices=["cpu", "gpu", "paper"],
+                        help="settings sized for the machine (default: gpu on CUDA, else cpu; with --config only if given); "
+                             "--config and --option values win")
+    parser.add_argument("--estimate-only", action="store_true", help="print the estimated training time and exit")
+    parser.add_argument("--no-estimate", action="store_true", help="do not time a few steps before training")
     parser.add_argument("--iterations", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
@@ -29,7 +34,7 @@ def register(sub) -> None:
     parser.add_argument("--checkpoint-every", type=int)
     parser.add_argument("--validate-every", type=int)
     parser.add_argument("--validation-cases", nargs="+", metavar="ID", help="case ids held out for validation")
-    parser.add_argument("--cache", metavar="DIR", help="cache preprocessed cases here (.npz)")
+    parser.add_argument("--cache", metavar="DIR", help="cache preprocessed cases here (memory-mapped .npy; presets default to ~/.cache/weakseg/training)")
     parser.add_argument("--model-id", help="id written into the model card")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
                         help="method option, e.g. --option base=16 --option mode='\"WT\"' (repeatable)")
@@ -38,9 +43,9 @@ def register(sub) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from weakseg.training import TrainConfig
+    from weakseg.training.presets import preset_config
 
-    config = TrainConfig.read(args.config) if args.config else TrainConfig()
+    config = preset_config(args.config, args.preset, args.method, args.device)
     updates = {"method": args.method, "dataset": args.dataset, "out": args.out, "iterations": args.iterations,
                "seed": args.seed, "device": args.device, "threads": args.threads,
                "checkpoint_every": args.checkpoint_every, "validate_every": args.validate_every,
@@ -69,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
     from weakseg.training.distributed import from_environment
 
     config = config_from_args(args)
+    if from_environment().is_main and (args.estimate_only or not args.no_estimate):
+        from weakseg.training.presets import estimate
+
+        found = estimate(config)
+        preset = config.method_options.get("preset")
+        print(f"preset       {preset or 'none (settings from --config)'}")
+        print(f"estimate     {found.line() if found else 'not available for this method'}", flush=True)
+    if args.estimate_only:
+        return 0
     model = train(config)
     if from_environment().is_main and not args.quiet:
         out = Path(config.out)

@@ -487,3 +487,53 @@ def predict(case, model, config=None, progress=None, cancel: threading.Event | N
     from weakseg.inference import segment_case
 
     return segment_case(case, model, config, progress, cancel)
+
+
+def estimate_iteration(config) -> tuple[float, str]:
+    """Seconds per training iteration of ``config`` (a TrainConfig), timed on real-size synthetic batches.
+
+    The slice size comes from the dataset's first case (loaded through the cache), so the
+    network, batch composition, augmentation and loss are exactly the run's; only the
+    pixel values are random.
+    """
+    from weakseg.inference.engine import resolve_device
+    from weakseg.training.data import dataset_folders, load_training_case
+    from weakseg.training.presets import time_steps
+
+    method = MixedMethod(MixedConfig.from_dict(config.method_options))
+    cfg = method.config
+    device = resolve_device(config.device)
+    if config.threads and device.type == "cpu":
+        torch.set_num_threads(config.threads)
+    first = load_training_case(dataset_folders(config.dataset)[0], cfg.data_config(), cache_dir=config.cache_dir)
+    network = method.build_network().to(device)
+    multiple = network.config.multiple if network.config.same_padding else 1
+    h, w = first.stack.shape[2:]
+    h, w = h + (-h) % multiple, w + (-w) % multiple
+    method.canvas = (h, w)
+    rng = np.random.default_rng(0)
+    per_batch = cfg.k + cfg.m + (cfg.n if cfg.branch else 0)
+    n_seg = per_batch if cfg.branch and cfg.fill_weak_with_full else cfg.k + cfg.m  # as with no weak cases
+    optimizer, _ = method.build_optimizer(network, config.iterations)
+
+    def step() -> None:  # one batch; an iteration is batches_per_iteration of them and one optimiser step
+        optimizer.zero_grad(set_to_none=True)
+        images = torch.from_numpy(rng.standard_normal((per_batch, len(cfg.sequences), h, w), dtype=np.float32))
+        masks = torch.from_numpy(rng.integers(0, 4 if cfg.mode == "multiclass" else 2, (n_seg, h, w)))
+        if method.recipe is not None and method.recipe.augment:
+            from weakseg.training.augment import augment, generator_from
+
+            images, masks = augment(images, masks, method.recipe.augment_config, generator_from(rng))
+        batch = {"images": images.to(device), "masks": masks.to(device)}
+        if cfg.branch_classes:
+            batch["branch_targets"] = torch.from_numpy(rng.integers(0, 2, (len(cfg.branch_classes), per_batch))).to(device)
+        loss, _ = method.loss(network, batch)
+        loss.backward()
+        optimizer.step()
+
+    seconds, steps = time_steps(step)
+    seconds *= method.batches_per_iteration
+    threads = torch.get_num_threads() if device.type == "cpu" else None
+    where = f"{device.type}, {threads} thread{'s' if threads != 1 else ''}" if threads else str(device)
+    return seconds, (f"timed on {steps} batch(es) of {per_batch} slices of {len(cfg.sequences)}x{h}x{w}, "
+                     f"{method.batches_per_iteration} per iteration, on {where}")

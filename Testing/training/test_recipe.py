@@ -1,0 +1,97 @@
+"""The shared recipe trains (softmax and region outputs), resumes exactly, and its post-processing rules hold."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from weakseg.errors import Cancelled, WeakSegError
+from weakseg.methods.mixed import MixedConfig
+from weakseg.methods.recipe import RecipeConfig, decode, postprocess, predict_stack, small_et_to_core
+from weakseg.models import ModelCard, load_model
+from weakseg.training import TrainConfig, read_events, train
+from weakseg.training.data import load_training_case
+
+from conftest import TINY_OPTIONS
+
+
+def _config(dataset, out, **options):
+    return TrainConfig(dataset=str(dataset), out=str(out), iterations=4, seed=3, checkpoint_every=2, threads=1, log_every=1,
+                       device="cpu", progress_bar=False, validation_cases=["Phantom_0002"], validate_every=2,
+                       method_options={**TINY_OPTIONS, "normalisation": "zscore", **options})
+
+
+@pytest.mark.parametrize("output", ["softmax", "regions"])
+def test_recipe_trains_and_card_states_it(tiny_dataset, tmp_path, output):
+    model_dir = train(_config(tiny_dataset, tmp_path / "run", recipe={"output": output}))
+    card = ModelCard.read(model_dir / "card.json")
+    assert card.inference["output"] == output and card.inference["tta"] is True
+    assert "brain-masked z-score" in card.training["recipe_description"]
+    assert "augmentation: flips" in card.training["recipe_description"]
+    assert card.preprocessing["normalisation"] == "zscore"
+    assert card.network["config"]["n_classes"] == (3 if output == "regions" else 4)
+    losses = [e["loss_seg"] for e in read_events(tmp_path / "run" / "events.jsonl") if e["event"] == "iteration"]
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    assert set(card.metrics["final"]) == {"dice_WT", "dice_TC", "dice_ET", "dice_mean"}
+    # the prediction path: probabilities of the right kind, labels nested
+    model = load_model(model_dir)
+    case = load_training_case(tiny_dataset / "Phantom_0002", MixedConfig.from_dict(card.training["method_config"]).data_config(),
+                              keep_full=True)
+    probs = predict_stack(model.network, case.stack, regions=output == "regions", tta=True,
+                          size=case.classes_full.shape[-2:])
+    assert probs.shape[0] == (3 if output == "regions" else 4) and probs.shape[1:] == case.classes_full.shape
+    if output == "softmax":
+        np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-4)
+    assert set(np.unique(decode(probs, output == "regions")).tolist()) <= {0, 1, 2, 3}
+
+
+def test_augmented_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
+    config = replace(_config(tiny_dataset, tmp_path / "a", recipe={}), iterations=6, validation_cases=[],
+                     validate_every=0)
+    straight = train(config)
+    interrupted = replace(config, out=str(tmp_path / "b"), log_every=1)
+    cancel = threading.Event()
+
+    def progress(event):
+        if event.get("event") == "iteration" and event["iteration"] >= 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        train(interrupted, progress, cancel)
+    resumed = train(replace(interrupted, resume=True))
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    starts = [e for e in read_events(tmp_path / "b" / "events.jsonl") if e["event"] == "start"]
+    assert [s["resumed"] for s in starts] == [False, True]
+
+
+def test_recipe_options_are_checked():
+    with pytest.raises(WeakSegError, match="unknown recipe option"):
+        MixedConfig.from_dict({"recipe": {"agument": True}})
+    with pytest.raises(WeakSegError, match="augmentation option"):
+        MixedConfig.from_dict({"recipe": {"augmentation": {"p_flp": 0.5}}})
+    with pytest.raises(WeakSegError, match="region outputs"):
+        MixedConfig.from_dict({"mode": "WT", "recipe": {"output": "regions"}})
+    resolved = MixedConfig.from_dict({"recipe": {}}).recipe
+    assert resolved == RecipeConfig().to_dict()  # stored resolved: the card and resume see every setting
+
+
+def test_small_et_becomes_core_and_regions_decode_nested():
+    classes = np.zeros((4, 8, 8), np.uint8)
+    classes[1:3, 2:6, 2:6] = 2
+    classes[2, 3:5, 3:5] = 3  # 4 enhancing voxels
+    assert (small_et_to_core(classes, 5) == 3).sum() == 0 and (small_et_to_core(classes, 5) == 1).sum() == 4
+    assert np.array_equal(small_et_to_core(classes, 4), classes)  # not smaller than the threshold
+    assert np.array_equal(small_et_to_core(classes, 0), classes)
+    island = classes.copy()
+    island[0, 0, 0] = 2
+    cleaned = postprocess(island, RecipeConfig(min_component_fraction=0.1, et_min_voxels=5))
+    assert cleaned[0, 0, 0] == 0 and (cleaned == 1).sum() == 4
+    probs = np.zeros((3, 1, 1, 4), np.float32)
+    probs[:, 0, 0] = [[0.9, 0.9, 0.9, 0.1], [0.9, 0.9, 0.1, 0.9], [0.9, 0.1, 0.1, 0.9]]  # WT, TC, ET per voxel
+    assert decode(probs, True)[0, 0].tolist() == [3, 1, 2, 0]  # ET/TC outside WT are not painted
