@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from weakseg.errors import WeakSegError
-from weakseg.io.output_set import OutputSet
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +43,7 @@ def parse_label_names(text: str | None) -> dict[int, str] | None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: scipy.stats and friends would slow every other command's start-up.
     from weakseg.io.image import read_image
+    from weakseg.io.output_set import OutputSet
     from weakseg.metrics import MetricsConfig, case_rows, evaluate_case, format_summary, pair, write_tables
 
     names = parse_label_names(args.label_names)

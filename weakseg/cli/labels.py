@@ -11,7 +11,6 @@ from weakseg.errors import WeakSegError
 from weakseg.io.validate import label_name
 from weakseg.labels import AXES, KINDS, STATUSES, WeakLabelStore
 from weakseg.labels.schema import SIDECAR_JSON
-from weakseg.labels.derive import DeriveConfig, ScribbleConfig, derive_case
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -139,6 +138,7 @@ def run_set_range(args: argparse.Namespace) -> int:
 
 def run_derive(args: argparse.Namespace) -> int:
     from weakseg.io.output_set import check_destination
+    from weakseg.labels.derive import DeriveConfig, ScribbleConfig, derive_case
 
     out = Path(args.out)
     check_destination([out / SIDECAR_JSON], inputs=[args.labels], case_dirs=[args.case], what="derived weak labels")

@@ -19,6 +19,15 @@ from weakseg.phantom.config import TEMPLATES
 from weakseg.phantom.writer import NAMINGS
 
 
+def _safe_case_id(text: str) -> str:
+    from weakseg.io.validate import safe_name
+
+    try:
+        return safe_name(text, "case id")
+    except WeakSegError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "phantom", help="write a synthetic case (tumour brain or head with organs at risk)",
@@ -33,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="anatomy of a tumour case: procedural (none, default) or nilearn's MNI152 brain")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same voxels")
     parser.add_argument("--naming", choices=tuple(NAMINGS), default="brats2018", help="file naming (default brats2018)")
-    parser.add_argument("--case-id", metavar="ID", help="file name prefix (default Phantom_<seed> / HeadPhantom_<seed>)")
+    parser.add_argument("--case-id", metavar="ID", type=_safe_case_id, help="file name prefix (default Phantom_<seed> / HeadPhantom_<seed>)")
     parser.add_argument("--physiology", action="store_true",
                         help="also write rCBV, MTT, rCBF, FA, MD, p, q and the infiltration ground truth (tumour only)")
     parser.add_argument("--force", action="store_true", help="replace an existing non-empty case folder")

@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from weakseg.errors import WeakSegError
 from weakseg.io.atomic import write_text_atomic, write_with
 from weakseg.io.case import Case
+from weakseg.io.image import verify_written, write_itk
 from weakseg.io.output_set import OutputSet
 from weakseg.io.validate import safe_name
 from weakseg.preprocess import to_canonical
@@ -71,7 +72,7 @@ def write_seg_nrrd(labels: sitk.Image, entries, path: str | Path) -> Path:
     if not path.name.endswith(".seg.nrrd"):
         raise WeakSegError("segmentation file name must end with .seg.nrrd", path)
     image = seg_nrrd_image(labels, entries)
-    write_with(path, lambda tmp: sitk.WriteImage(image, str(tmp), useCompression=True))
+    write_with(path, lambda tmp: write_itk(image, tmp), verify=verify_written)
     return path
 
 
@@ -132,7 +133,7 @@ def write_montage(case: Case, labels: sitk.Image, entries, path: str | Path) -> 
     background = sitk.GetArrayFromImage(to_canonical(case.grid))
     label_array = sitk.GetArrayFromImage(to_canonical(labels))
     rgb = sitk.GetImageFromArray(montage_rgb(background, label_array, entries), isVector=True)
-    write_with(path, lambda tmp: sitk.WriteImage(rgb, str(tmp)))
+    write_with(path, lambda tmp: write_itk(rgb, tmp, compress=False), verify=verify_written)
     return Path(path)
 
 
@@ -193,7 +194,7 @@ def write_outputs(result, out: str | Path | OutputSet, case: Case, prefix: str |
 def _write_files(result, outputs: OutputSet, case: Case) -> None:
     entries = result.label_entries
     labels = result.labels
-    sitk.WriteImage(labels, str(outputs.path("labels")), useCompression=True)
+    write_itk(labels, outputs.path("labels"))
     write_seg_nrrd(labels, entries, outputs.path("segmentation"))
     write_slice_table(result.slice_table, outputs.path("slices"))
     write_montage(case, labels, entries, outputs.path("montage"))

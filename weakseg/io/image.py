@@ -256,15 +256,35 @@ def verify_written(path: str | Path) -> None:
         raise OSError(errno.ENOSPC, f"written file is incomplete ({exc}); is the disk full?", str(path)) from None
 
 
+def _nearly_full(folder: Path, margin: int = 1 << 20) -> bool:
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    return stat.f_bavail * stat.f_frsize < margin
+
+
+def write_itk(image: sitk.Image, path: str | Path, *, compress: bool = True) -> None:
+    """``sitk.WriteImage`` whose failures are ``OSError`` naming the file (ENOSPC when the disk is full),
+    so they reach the user as an I/O problem (exit 2), not as an internal error."""
+    path = Path(path)
+    native: list[str] = []
+    try:
+        with capture_native_stderr(native):  # ITK warns on stderr about metadata a format cannot hold
+            sitk.WriteImage(image, str(path), useCompression=compress)
+    except RuntimeError as exc:
+        if _nearly_full(path.parent):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        reason = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise OSError(errno.EIO, f"could not write the image ({reason[-1][-160:] if reason else 'ITK error'})",
+                      str(path)) from None
+
+
 def write_image(image: sitk.Image, path: str | Path, *, compress: bool = True) -> Path:
     """Write atomically; the format follows the extension (.nii.gz, .nrrd, .seg.nrrd, .mha)."""
     path = Path(path)
 
-    def write(tmp: Path) -> None:
-        with capture_native_stderr([]):  # ITK warns on stderr about metadata a format cannot hold
-            sitk.WriteImage(image, str(tmp), useCompression=compress)
-
-    write_with(path, write, verify=verify_written)
+    write_with(path, lambda tmp: write_itk(image, tmp, compress=compress), verify=verify_written)
     return path
 
 

@@ -36,6 +36,7 @@ import SimpleITK as sitk
 
 from weakseg.errors import WeakSegError, from_os_error
 from weakseg.io.atomic import write_text_atomic, write_with
+from weakseg.io.image import write_itk
 from weakseg.io.lock import FileLock
 from weakseg.io.digest import sha256_file as _sha256_file
 from weakseg.labels.schema import (
@@ -564,7 +565,7 @@ class WeakLabelStore:
         path = self.directory / name
         if not self._holds(path, item.array):  # never rewrite a file the committed JSON may reference
             image = self.grid.image(item.array)
-            write_with(path, lambda tmp: sitk.WriteImage(image, str(tmp), useCompression=True),
+            write_with(path, lambda tmp: write_itk(image, tmp),
                        verify=lambda tmp: self._verify_written(tmp, item.array))
         item.file, item.sha256, item.dirty = name, _sha256_file(path), False
 
