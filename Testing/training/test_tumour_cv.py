@@ -1,0 +1,88 @@
+"""The tumour CV driver: stratified deterministic folds, units that run, skip when done and resume."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from experiments import tumour_cv  # noqa: E402
+
+from weakseg.training import read_events  # noqa: E402
+
+
+def test_folds_are_stratified_deterministic_and_a_partition():
+    lgg = ("L_a", "L_b")
+    cases = sorted([f"H_{i:02d}" for i in range(20)] + list(lgg))
+    folds = tumour_cv.make_folds(cases, lgg, folds=5, seed=2018)
+    assert folds == tumour_cv.make_folds(cases, lgg, folds=5, seed=2018)
+    assert folds != tumour_cv.make_folds(cases, lgg, folds=5, seed=1)
+    assert sorted(c for f in folds for c in f) == cases
+    assert sorted(len(f) for f in folds) == [4, 4, 4, 5, 5]
+    assert all(sum(c.startswith("H") for c in f) == 4 for f in folds)  # 20 HGG spread evenly
+    assert [sum(c in lgg for c in f) for f in folds].count(1) == 2  # the two LGG cases in different folds
+
+
+def test_frozen_default_options_match_the_shipped_recipe():
+    shipped = json.loads((ROOT / "weakseg/models/default-tumour/train-config.json").read_text())["method_options"]
+    assert tumour_cv.default_options() == shipped
+    from weakseg.methods.mixed import MixedConfig
+    from weakseg.methods.recipe import RecipeConfig
+
+    for spec in tumour_cv.CONFIGS.values():
+        MixedConfig.from_dict(spec.options())  # every configuration is valid
+    from weakseg.training.augment import AugmentConfig
+
+    assert RecipeConfig.from_dict(tumour_cv.RECIPE_V1).to_dict() == tumour_cv.RECIPE_V1  # spelled out in full
+    assert set(tumour_cv.RECIPE_V1["augmentation"]) == set(AugmentConfig().to_dict())
+
+
+def _run(tiny_dataset, out, cache, *extra):
+    return tumour_cv.main(["run", "--out", str(out), "--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3",
+                           "--iterations", "2", "--configs", "default-2d", "--working-tree", *extra])
+
+
+def test_units_run_are_skipped_when_done_and_resume_from_their_checkpoint(tiny_dataset, tmp_path, capsys):
+    out, cache = tmp_path / "cv", tmp_path / "cache"
+    assert _run(tiny_dataset, out, cache, "--folds", "0") == 0
+    unit = tumour_cv.Unit(tumour_cv.CONFIGS["default-2d"], 0, out)
+    result = json.loads(unit.eval_file.read_text())
+    plan = json.loads((out / "plan.json").read_text())
+    assert result["test"] == plan["folds"][0] and set(result["per_case"]) == set(plan["folds"][0])
+    variants = result["per_case"][plan["folds"][0][0]]
+    assert {"tta0_cc0.1_et0", "tta1_cc0_et500"} <= set(variants)
+    assert set(variants["tta0_cc0.1_et0"]) == {"WT", "TC", "ET", "ET_voxels"}
+    config = json.loads((unit.folder / "train-config.json").read_text())
+    assert not set(config["train_cases"]) & set(plan["folds"][0]) and config["threads"] == 1
+
+    capsys.readouterr()
+    assert _run(tiny_dataset, out, cache, "--folds", "0") == 0  # done: nothing is trained again
+    assert "started" not in capsys.readouterr().out.split("runner pid", 1)[1].split("\n", 1)[1]
+
+    # an interrupted unit: its checkpoint survives, its model and evaluation do not
+    unit.eval_file.unlink()
+    shutil.rmtree(unit.model_dir)
+    assert _run(tiny_dataset, out, cache, "--folds", "0") == 0
+    starts = [e for e in read_events(unit.run_dir / "events.jsonl") if e["event"] == "start"]
+    assert [s["resumed"] for s in starts] == [False, True] and unit.eval_file.is_file()
+
+    assert tumour_cv.main(["status", "--out", str(out)]) == 0
+    status = capsys.readouterr().out
+    assert "default-2d     fold 0  done" in status and "fold 1  pending" in status
+
+
+def test_a_second_runner_is_refused_and_a_changed_split_too(tiny_dataset, tmp_path):
+    out, cache = tmp_path / "cv", tmp_path / "cache"
+    tumour_cv.plan(out, tiny_dataset, 3, 2)
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(SystemExit, match="another runner"):
+            _run(tiny_dataset, out, cache)
+    with pytest.raises(SystemExit, match="differ"):
+        tumour_cv.plan(out, tiny_dataset, 2, 2)
