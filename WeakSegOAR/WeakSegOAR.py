@@ -49,6 +49,7 @@ class WeakSegOAR(ScriptedLoadableModule):
 class WeakSegOARWidget(SegmentPanelWidget):
     logic_class = WeakSegOARLogic
     export_first = True
+    offers_demo = False
 
 
 class WeakSegOARTest(ScriptedLoadableModuleTest):

@@ -71,6 +71,7 @@ class RunController:
         self.progress_bar.setVisible(False)
         self.cancel_button.setVisible(False)
         self.diagnostics_button.setVisible(bool(self.last_diagnostics))
+        self.log.setVisible(bool(self.log.toPlainText()))  # no empty box reserved before anything happened
 
     def append_log(self, text: str) -> None:
         self.log.appendPlainText(text)

@@ -47,10 +47,12 @@ def device_choices():
 
 
 class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """Subclasses set ``logic_class``; ``export_first`` opens the export section (OAR)."""
+    """Subclasses set ``logic_class``; ``export_first`` opens the export section (OAR); ``offers_demo`` shows
+    "Load demo case" (a brain-tumour phantom: tumour models only)."""
 
     logic_class = None
     export_first = False
+    offers_demo = True
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -73,6 +75,7 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for key, text in device_choices():
             self.ui.deviceComboBox.addItem(text, key)
         self.ui.exportCollapsibleButton.collapsed = not self.export_first
+        self.ui.demoCaseButton.setVisible(self.offers_demo)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)

@@ -37,7 +37,7 @@ from WeakSegQt.dependencies import ensure_dependencies  # noqa: E402  (after the
 from WeakSegQt.models import device_text  # noqa: E402
 from WeakSegQt.runs import RunController  # noqa: E402
 from WeakSegQt.segment_panel import device_choices  # noqa: E402
-from WeakSegTrainLib.logic import METHOD_TITLES, METHODS, WeakSegTrainLogic  # noqa: E402
+from WeakSegTrainLib.logic import METHOD_HELP, METHOD_TITLES, METHODS, WeakSegTrainLogic  # noqa: E402
 from weakseg.labels import PRESENT  # noqa: E402
 
 __all__ = ["WeakSegTrain", "WeakSegTrainWidget", "WeakSegTrainLogic", "WeakSegTrainTest"]
@@ -97,6 +97,8 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.runs = RunController(self.ui, on_update=self.onTrainingUpdate, on_finished=self.updateButtons)
         for key in METHODS:
             self.ui.methodComboBox.addItem(_(METHOD_TITLES.get(key, key)), key)
+            self.ui.methodComboBox.setItemData(self.ui.methodComboBox.count - 1, _(METHOD_HELP.get(key, "")),
+                                               qt.Qt.ToolTipRole)
         for key, text in device_choices():
             self.ui.trainDeviceComboBox.addItem(text, key)
 

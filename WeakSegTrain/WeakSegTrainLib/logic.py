@@ -28,7 +28,9 @@ from weakseg_mrml.volumes import add_volume_from_image
 
 DEFAULT_CLASSES = ("WT", "TC", "ET")
 METHODS = ("mixed",)
-METHOD_TITLES = {"mixed": "Mixed supervision: full, slice-level and scribble labels together (paper 001)"}
+METHOD_TITLES = {"mixed": "Mixed supervision (paper 001)"}
+METHOD_HELP = {"mixed": "Trains on every label kind at once: voxel labels where a case has them, slice-level labels "
+                        "and scribbles elsewhere"}
 
 
 @dataclass
