@@ -132,5 +132,6 @@ def test_cmake_ships_every_shared_file_and_the_screenshots_exist():
         assert url.startswith(prefix)
         assert (ROOT / url[len(prefix):]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", url
     effect_cmake = (ROOT / EFFECT_MODULE / "CMakeLists.txt").read_text()
-    for name in (f"{EFFECT_MODULE}.py", "SegmentEditorEffect.py", "SegmentEditorEffect.png"):
+    assert f"set(MODULE_NAME {EFFECT_MODULE})" in effect_cmake
+    for name in ("${MODULE_NAME}.py", "${MODULE_NAME}Lib/SegmentEditorEffect.py", "${MODULE_NAME}Lib/SegmentEditorEffect.png"):
         assert name in effect_cmake
