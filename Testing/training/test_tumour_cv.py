@@ -76,6 +76,18 @@ def test_units_run_are_skipped_when_done_and_resume_from_their_checkpoint(tiny_d
     status = capsys.readouterr().out
     assert "default-2d     fold 0  done" in status and "fold 1  pending" in status
 
+    results = tmp_path / "results"
+    assert tumour_cv.main(["report", "--out", str(out), "--results", str(results)]) == 0
+    record = json.loads((results / "tumour-accuracy.json").read_text())
+    assert record["units_done"] == 1 and record["units_total"] == 3 * len(tumour_cv.CONFIGS)
+    scores = record["configs"]["default-2d"]["per_case"]
+    assert set(scores) == set(plan["folds"][0])
+    assert all(scores[c]["WT"] == variants_of[c]["tta0_cc0.1_et0"]["WT"] for c in scores
+               for variants_of in [result["per_case"]])  # the headline variant, nothing re-computed
+    text = (results / "tumour-accuracy.md").read_text()
+    assert "**Partial result.**" in text and "| default-2d | 1/3 | 1 |" in text
+    assert (results / "tumour-accuracy-dice.png").read_bytes()[:4] == b"\x89PNG"
+
 
 def test_a_second_runner_is_refused_and_a_changed_split_too(tiny_dataset, tmp_path):
     out, cache = tmp_path / "cv", tmp_path / "cache"
