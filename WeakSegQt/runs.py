@@ -52,6 +52,7 @@ class RunController:
         self.on_finished = on_finished
         self.run = None
         self.on_done = None
+        self.on_end = None
         self.description = ""
         self.scene_bound = True
         self.last_diagnostics = ""
@@ -77,9 +78,13 @@ class RunController:
         self.log.appendPlainText(text)
         self.log.setVisible(True)
 
-    def start(self, run, description: str, on_done, *, scene_bound: bool = True) -> None:
-        """Show ``run``; ``scene_bound`` runs (their result goes into the scene) are cancelled on Close Scene."""
+    def start(self, run, description: str, on_done, *, scene_bound: bool = True, on_end=None) -> None:
+        """Show ``run``; ``scene_bound`` runs (their result goes into the scene) are cancelled on Close Scene.
+
+        ``on_end()`` is called however the run ends (done, failed, cancelled), e.g. to remove its files.
+        """
         self.run, self.on_done, self.description, self.scene_bound = run, on_done, description, scene_bound
+        self.on_end = on_end
         self._warnings_shown = 0
         self.progress_bar.setVisible(True)
         self.progress_bar.setRange(0, 0)  # busy indicator until the first fraction arrives
@@ -112,12 +117,18 @@ class RunController:
             self.append_log(_("Note: {message}").format(message=message))
         self._warnings_shown = len(run.warnings)
 
+    def _ended(self) -> None:
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end()
+        if self.on_finished is not None:
+            self.on_finished()
+
     def _finish(self) -> None:
         try:
             self._conclude()
         finally:
-            if self.on_finished is not None:
-                self.on_finished()
+            self._ended()
 
     def _conclude(self) -> None:
         run, on_done = self.run, self.on_done
@@ -153,8 +164,7 @@ class RunController:
         self._show_idle()
         self.status_label.setText(_("{what}: cancelled").format(what=self.description))
         self.append_log(_("{what} cancelled").format(what=self.description))
-        if self.on_finished is not None:
-            self.on_finished()
+        self._ended()
 
     def copy_diagnostics(self) -> None:
         text = self.run.diagnostics() if self.run is not None else self.last_diagnostics
@@ -171,4 +181,7 @@ class RunController:
         if self.run is not None:
             self.run.cancel()
             self.run = None
+            on_end, self.on_end = self.on_end, None
+            if on_end is not None:
+                on_end()
         self.timer.stop()

@@ -205,7 +205,7 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Segment could not start."), waitCursor=True):
             node = self._parameterNode
             run = self.logic.start_segment(self._inputs(), node.modelFolder, device=node.device, tta=node.tta,
-                                           work_dir=slicer.util.tempDirectory("WeakSeg-segment"),
+                                           work_dir=slicer.app.temporaryPath,  # removed after import
                                            output_node=node.outputSegmentation)
             self.runs.start(run, _("Segment"), self.onSegmentDone)
             self._checkCanApply()
@@ -280,16 +280,13 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             reference = self.logic.reference_folder(files, work)
             name = "RTSTRUCT.dcm" if kind == "rtstruct" else "SEG.dcm"
             run = self.logic.start_export(node, reference, work / "out" / name, kind, work_dir=work)
-            self.runs.start(run, title, lambda path: self.onExportDone(path, work))
+            self.runs.start(run, title, self.onExportDone, on_end=lambda: shutil.rmtree(work, ignore_errors=True))
 
-    def onExportDone(self, path, work) -> None:
-        """Import the written object into the DICOM database, next to its series; remove the temporary copy."""
+    def onExportDone(self, path) -> None:
+        """Import the written object into the DICOM database (a copy: the temporary folder is removed next)."""
         from DICOMLib import DICOMUtils
 
-        try:
-            DICOMUtils.importDicom(str(Path(path).parent), copyFiles=True)  # the temporary file is removed
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        DICOMUtils.importDicom(str(Path(path).parent), copyFiles=True)
         self.runs.append_log(_("Added to the DICOM database, under the patient of the reference series."))
         slicer.util.showStatusMessage(_("Export added to the DICOM database"), 5000)
         self._checkCanApply()

@@ -109,8 +109,9 @@ class WeakSegTrainLogic(SceneLogic):
         case, self.current = self.current, None
         if case is None:
             return
-        nodes = [*case.tables.values(), case.scribbles, *case.volumes.values()]
-        for node in nodes:
+        tables = [slice_io.find_table(self.scene, case.reference, axis) for axis in AXES]  # the effect's too
+        nodes = [*tables, *case.tables.values(), case.scribbles, *case.volumes.values()]
+        for node in dict.fromkeys(nodes):
             if node is not None and node.GetScene() is self.scene:
                 self.scene.RemoveNode(node)
 
