@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -99,7 +99,8 @@ class Spec:
     headline: Variant
     description: str
     predictor: str = "slices2d"
-    extra: dict = field(default_factory=dict)
+    phase: int = 0
+    """Units run phase by phase, within a phase fold by fold: ablations (phase 1) wait for the main grid."""
 
 
 CONFIGS: dict[str, Spec] = {s.name: s for s in [
@@ -112,6 +113,11 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
     Spec("default-2d", "today's default recipe", "mixed", default_options, 2200, Variant(False, 0.1, 0),
          "weakseg/models/default-tumour/train-config.json unchanged (median normalisation, 30 % flips, class-weighted "
          "CE, 2200 iterations), evaluated as `weakseg segment` runs it (no TTA, island removal 10 %)"),
+    Spec("recipe-2d-regions", "new recipe with region outputs", "mixed",
+         lambda: {**default_options(), "normalisation": "zscore", "recipe": {**RECIPE_V1, "output": "regions"}}, 4000,
+         Variant(True, 0.1, "cv"),
+         "recipe-2d with three sigmoid outputs WT ⊃ TC ⊃ ET (BCE + soft Dice per region) instead of softmax classes",
+         phase=1),
 ]}
 """Run order within a fold. Later sessions append: triplanar 2D, standard 3D, 2D-3D, SegResNet peer."""
 
@@ -199,7 +205,9 @@ def units(root: Path, names: list[str] | None = None, folds: list[int] | None = 
     for name in names:
         if name not in CONFIGS:
             raise SystemExit(f"error: unknown configuration '{name}' (known: {', '.join(CONFIGS)})")
-    return [Unit(CONFIGS[n], k, root) for k in (folds if folds is not None else range(n_folds)) for n in names]
+    order = sorted({CONFIGS[n].phase for n in names})
+    return [Unit(CONFIGS[n], k, root) for phase in order for k in (folds if folds is not None else range(n_folds))
+            for n in names if CONFIGS[n].phase == phase]
 
 
 def write_json(path: Path, data) -> None:

@@ -95,3 +95,17 @@ def test_small_et_becomes_core_and_regions_decode_nested():
     probs = np.zeros((3, 1, 1, 4), np.float32)
     probs[:, 0, 0] = [[0.9, 0.9, 0.9, 0.1], [0.9, 0.9, 0.1, 0.9], [0.9, 0.1, 0.1, 0.9]]  # WT, TC, ET per voxel
     assert decode(probs, True)[0, 0].tolist() == [3, 1, 2, 0]  # ET/TC outside WT are not painted
+
+
+def test_fold_ensemble_averages_the_networks_probabilities():
+    from weakseg.nn.unet2d import UNet2D
+
+    torch.manual_seed(0)
+    config = MixedConfig.from_dict({**TINY_OPTIONS, "recipe": {}}).network_config()
+    a, b = UNet2D(config), UNet2D(config)
+    stack = np.random.default_rng(0).standard_normal((4, 3, 16, 16)).astype(np.float16)
+    pa, pb = (predict_stack(n, stack, tta=False) for n in (a, b))
+    both = predict_stack([a, b], stack, tta=False)
+    np.testing.assert_allclose(both, (pa + pb) / 2, atol=1e-5)
+    mirrored = predict_stack(a, stack[..., ::-1].copy(), tta=False)[..., ::-1]
+    np.testing.assert_allclose(predict_stack(a, stack, tta=True), (pa + mirrored) / 2, atol=1e-5)
