@@ -109,3 +109,18 @@ def test_fold_ensemble_averages_the_networks_probabilities():
     np.testing.assert_allclose(both, (pa + pb) / 2, atol=1e-5)
     mirrored = predict_stack(a, stack[..., ::-1].copy(), tta=False)[..., ::-1]
     np.testing.assert_allclose(predict_stack(a, stack, tta=True), (pa + mirrored) / 2, atol=1e-5)
+
+
+def test_card_inference_section_drives_the_labels():
+    from weakseg.methods.recipe import classes_from_probabilities
+
+    probs = np.zeros((4, 3, 8, 8), np.float32)
+    probs[0] = 1.0
+    probs[:, 1, 1:5, 1:5] = [[[0.0]], [[0.0]], [[1.0]], [[0.0]]]  # edema block
+    probs[:, 1, 2, 2] = [0.0, 0.0, 0.0, 1.0]  # one enhancing voxel
+    probs[:, 0, 7, 7] = [0.0, 0.0, 1.0, 0.0]  # a distant 1-voxel island
+    plain = classes_from_probabilities(probs, {})
+    assert plain[0, 7, 7] == 2 and plain[1, 2, 2] == 3
+    recipe = classes_from_probabilities(probs, {"output": "softmax", "min_component_fraction": 0.1, "et_min_voxels": 10})
+    assert recipe[0, 7, 7] == 0 and recipe[1, 2, 2] == 1
+    assert classes_from_probabilities(probs, {"min_component_fraction": 0.1}, min_component_fraction=0)[0, 7, 7] == 2

@@ -160,3 +160,17 @@ def postprocess(classes: np.ndarray, recipe: RecipeConfig) -> np.ndarray:
     from weakseg.inference.engine import drop_small_components
 
     return small_et_to_core(drop_small_components(classes, recipe.min_component_fraction), recipe.et_min_voxels)
+
+
+def classes_from_probabilities(probs: np.ndarray, inference: dict, min_component_fraction: float | None = None) -> np.ndarray:
+    """Labels (0..3) from a model's probabilities as its card's ``inference`` section says.
+
+    The hook for whole-volume inference: 'output' (softmax or regions), island removal
+    ('min_component_fraction', unless overridden) and 'small ET becomes core' ('et_min_voxels').
+    A card without these keys gives today's behaviour (argmax, the card's island removal).
+    """
+    from weakseg.inference.engine import drop_small_components
+
+    classes = decode(probs, inference.get("output") == "regions")
+    fraction = inference.get("min_component_fraction", 0.0) if min_component_fraction is None else min_component_fraction
+    return small_et_to_core(drop_small_components(classes, float(fraction)), int(inference.get("et_min_voxels", 0)))
