@@ -128,7 +128,6 @@ def test_each_job_asks_only_for_what_its_worker_imports():
     torch, others = split_torch(requirements_for("train"))
     assert torch.startswith("torch") and all(not r.startswith("torch") for r in others)
     assert split_torch(export) == (None, export)
-    import pydicom  # noqa: F401  (imported, as in Slicer's own process)
 
     assert imported_distributions(["pydicom>=3.0", "tqdm>=4.66"], {"pydicom": object()}) == ["pydicom"]
     with pytest.raises(KeyError):

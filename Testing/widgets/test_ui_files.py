@@ -9,7 +9,6 @@ fails here instead of in a user's Slicer. Skips when PyQt5 is not installed (``t
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
