@@ -100,7 +100,8 @@ class SegmentEditorEffect(AbstractScriptedSegmentEditorEffect):
             return False
         if eventId == vtk.vtkCommand.KeyPressEvent:
             key = callerInteractor.GetKeySym().lower()
-            if key in KEYS:
+            plain = not (callerInteractor.GetControlKey() or callerInteractor.GetAltKey())  # Ctrl+S etc. stay Slicer's
+            if plain and key in KEYS:
                 self.act(key, viewWidget, callerInteractor.GetEventPosition())
                 return True  # consumed: only here, only while this effect is active
         elif eventId == vtk.vtkCommand.MouseMoveEvent:
