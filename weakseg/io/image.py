@@ -275,6 +275,8 @@ def write_itk(image: sitk.Image, path: str | Path, *, compress: bool = True) -> 
     except RuntimeError as exc:
         if _nearly_full(path.parent):
             raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        if "Unable to determine ImageIO writer" in str(exc) or image.GetNumberOfPixels() == 0:
+            raise  # the caller's mistake (no such format, an empty image): a bug, not the user's disk
         reason = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise OSError(errno.EIO, f"could not write the image ({reason[-1][-160:] if reason else 'ITK error'})",
                       str(path)) from None

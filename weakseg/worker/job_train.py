@@ -70,10 +70,11 @@ def register_model(folder: Path, model_id: str) -> Path:
 
 def run(parameters: dict, events, job) -> dict:
     p = parameters_as(TrainParameters, job)
-    from weakseg.models import ModelCard
-    from weakseg.training import TrainConfig, train
+    from weakseg.training.config import TrainConfig
 
     config = TrainConfig.from_dict({**p.config, "progress_bar": False}, job.path)  # types, ranges, safe model id
+    from weakseg.models import ModelCard
+    from weakseg.training import train
     if not config.out:
         raise WeakSegError("train job needs config.out (the run folder)", job.path)
     folder = Path(train(config, training_progress(events, config.iterations), threading.Event()))
