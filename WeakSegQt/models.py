@@ -24,8 +24,8 @@ def device_text() -> str:
 
 
 class ModelSection:
-    """Drives ``modelComboBox``, ``modelInfoLabel``, ``importModelButton``, ``openModelsFolderButton`` and
-    ``deviceStatusLabel``; ``on_changed(entry or None)`` when the choice changes."""
+    """Drives ``modelComboBox``, ``modelInfoLabel``, ``importModelButton``, ``removeModelButton``,
+    ``openModelsFolderButton`` and ``deviceStatusLabel``; ``on_changed(entry or None)`` when the choice changes."""
 
     def __init__(self, ui, logic, on_changed):
         self.ui, self.logic, self.on_changed = ui, logic, on_changed
@@ -36,6 +36,7 @@ class ModelSection:
         menu.addAction(_("From a folder…"), self.import_folder)
         ui.importModelButton.setMenu(menu)
         ui.openModelsFolderButton.connect("clicked(bool)", self.open_folder)
+        ui.removeModelButton.connect("clicked(bool)", self.remove)
 
     def refresh(self) -> None:
         combo = self.ui.modelComboBox
@@ -61,8 +62,11 @@ class ModelSection:
         self._changed(combo.currentIndex)  # keep the parameter in step even when the index did not change
 
     def _changed(self, index) -> None:
+        from weakseg_mrml.model_import import is_removable
+
         entry = self.current()
         self.ui.modelInfoLabel.setText(self.describe(entry) if entry else "")
+        self.ui.removeModelButton.enabled = bool(entry and is_removable(entry))
         self.on_changed(entry)
 
     @staticmethod
@@ -100,6 +104,17 @@ class ModelSection:
 
     def import_folder(self) -> None:
         self._import(qt.QFileDialog.getExistingDirectory(slicer.util.mainWindow(), _("Import a WeakSeg model folder")))
+
+    def remove(self) -> None:
+        from weakseg_mrml.model_import import remove_model
+
+        entry = self.current()
+        if entry is None or not slicer.util.confirmOkCancelDisplay(
+                _("Delete the model {title} from your models folder? This cannot be undone.").format(title=entry.title())):
+            return
+        with slicer.util.tryWithErrorDisplay(_("The model was not removed."), waitCursor=True):
+            remove_model(entry)
+        self.refresh()
 
     def open_folder(self) -> None:
         folder = user_models_dir()

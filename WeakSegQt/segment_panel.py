@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import qt
@@ -43,7 +44,11 @@ class SegmentParameterNode:
 
 
 def device_choices():
-    return [("auto", _("Automatic (GPU when available)")), ("cpu", _("CPU")), ("cuda", _("GPU (CUDA)"))]
+    """(key, words) for the device combos; Apple's GPU only where it can exist."""
+    choices = [("auto", _("Automatic (GPU when available)")), ("cpu", _("CPU")), ("cuda", _("GPU (CUDA)"))]
+    if sys.platform == "darwin":
+        choices.append(("mps", _("GPU (Apple MPS)")))
+    return choices
 
 
 class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):

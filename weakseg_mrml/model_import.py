@@ -93,3 +93,17 @@ def import_model(source: str | Path, models_dir: str | Path | None = None, *, re
         if entry.folder.resolve() == target.resolve():
             return entry
     raise WeakSegError("imported, but the model list cannot read its card", target)
+
+
+def is_removable(entry: ModelEntry) -> bool:
+    """A model the user added (trained or imported); the shipped ones are part of the extension."""
+    return entry.folder.resolve().parent == user_models_dir().resolve()
+
+
+def remove_model(entry: ModelEntry) -> None:
+    """Delete a user model's folder (after the panel asked); shipped models are refused."""
+    if not is_removable(entry):
+        raise WeakSegError(f"model '{entry.id}' ships with WeakSeg and cannot be removed", entry.folder)
+    doomed = entry.folder.with_name(f".removing-{entry.folder.name}")
+    os.replace(entry.folder, doomed)  # gone from the list at once, even if the delete below is slow
+    shutil.rmtree(doomed, ignore_errors=True)

@@ -28,7 +28,7 @@ from weakseg_mrml.volumes import image_from_volume
 LOW_CONFIDENCE_ATTRIBUTE = ATTRIBUTE_PREFIX + "LowConfidenceSlices"
 WARNINGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Warnings"
 DICOM_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # as the worker's segment job
 
 
 class SegmentLogic(SceneLogic):

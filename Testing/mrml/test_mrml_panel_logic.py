@@ -16,7 +16,7 @@ import pytest
 
 from weakseg.errors import WeakSegError
 from weakseg_mrml.catalog import PACKAGE_MODELS, list_models
-from weakseg_mrml.model_import import import_model
+from weakseg_mrml.model_import import import_model, is_removable, remove_model
 
 SHIPPED = PACKAGE_MODELS / "default-tumour"
 
@@ -63,6 +63,14 @@ def test_import_from_folder_and_zip_lists_the_model(model_copy, user_models, tmp
     assert from_zip.folder == user_models / "brain-v2"
     assert (from_zip.folder / "model.safetensors").read_bytes() == (SHIPPED / "model.safetensors").read_bytes()
     assert [p.name for p in user_models.iterdir()] == ["brain-v2"]  # no staging folder left
+    # The user can remove what they added, never the shipped model.
+    shipped = next(m for m in list_models() if m.id == "default-tumour")
+    assert is_removable(from_zip) and not is_removable(shipped)
+    with pytest.raises(WeakSegError, match="ships with WeakSeg"):
+        remove_model(shipped)
+    remove_model(from_zip)
+    assert "brain-v2" not in [m.id for m in list_models()] and not list(user_models.iterdir())
+    assert (SHIPPED / "model.safetensors").is_file()
 
 
 def test_damaged_weights_are_refused_and_nothing_is_left(model_copy, user_models, tmp_path):

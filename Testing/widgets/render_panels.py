@@ -66,7 +66,10 @@ def _at_rest(panel: str, widget) -> None:
     models = list_models(kind)
     for entry in models:
         widget.modelComboBox.addItem(entry.title())
+    from weakseg_mrml.model_import import is_removable
+
     widget.modelComboBox.setVisible(bool(models))
+    widget.removeModelButton.setEnabled(bool(models) and is_removable(models[0]))
     widget.noModelLabel.setVisible(not models)
     if models:
         entry = models[0]
