@@ -71,6 +71,7 @@ class Case:
     warnings: list[str] = field(default_factory=list)
     series_uids: dict[str, str] = field(default_factory=dict)  # sequence -> DICOM SeriesInstanceUID
     identity: DicomIdentity | None = None  # patient/study/frame of reference of the reference sequence (DICOM only)
+    originals: dict[str, sitk.Image] = field(default_factory=dict)  # sequences as read, before resampling (for registration)
 
     def dicom_provenance(self) -> dict | None:
         """UIDs for provenance (never PatientID): which series were read, and their frame of reference."""
@@ -153,7 +154,7 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
     if log_warnings:
         for msg in warnings:
             log.warning(msg)
-    return Case(case_id, aligned, labels, ref_name, dict(sources), warnings)
+    return Case(case_id, aligned, labels, ref_name, dict(sources), warnings, originals=dict(images))
 
 
 def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Path] | None = None,
