@@ -36,7 +36,7 @@ def application():
 
 def load(ui_file: Path):
     """The .ui's top widget, every child reachable by its object name (as ``childWidgetVariables`` gives)."""
-    for folder in (Path(__file__).parent, ROOT / "WeakSegTrain"):
+    for folder in (Path(__file__).parent, ROOT / "WeakSegTumor", ROOT / "WeakSegOAR", ROOT / "WeakSegTrain"):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     import qt_stand_ins

@@ -9,51 +9,23 @@ Checks the review's B3 (training survives Close Scene), B4 (no redraw without ne
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 
 import pytest
 
 pytest.importorskip("PyQt5.uic")
 pytest.importorskip("slicer_core")
 
+import pythonqt  # noqa: E402
 import render_panels  # noqa: E402
-from PyQt5 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from weakseg_mrml.runs import Run  # noqa: E402
 
 
-def _connect(self, signature, slot):
-    """PythonQt's string connect, on PyQt5 objects."""
-    getattr(self, signature.split("(")[0]).connect(slot)
-
-
 @pytest.fixture
 def runs_module(monkeypatch):
-    import slicer
-
-    qt = types.ModuleType("qt")
-    for module in (QtCore, QtGui, QtWidgets):
-        qt.__dict__.update({name: getattr(module, name) for name in dir(module) if name.startswith("Q")})
-    qt.Qt = QtCore.Qt
-    shown = {"errors": [], "status": []}
-    util = types.ModuleType("slicer.util")
-    util.errorDisplay = lambda text, **kwargs: shown["errors"].append(text)
-    util.showStatusMessage = lambda text, *args: shown["status"].append(text)
-    i18n = types.ModuleType("slicer.i18n")
-    i18n.tr = lambda text: text
-    monkeypatch.setattr(QtCore.QObject, "connect", _connect, raising=False)
-    for name, module in (("qt", qt), ("slicer.util", util), ("slicer.i18n", i18n)):
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(slicer, "util", util, raising=False)
-    monkeypatch.setattr(slicer, "i18n", i18n, raising=False)
-    monkeypatch.syspath_prepend(str(render_panels.ROOT))
-    monkeypatch.delitem(sys.modules, "WeakSegQt.runs", raising=False)
-    import WeakSegQt.runs as runs
-
-    yield runs, shown
-    sys.modules.pop("WeakSegQt.runs", None)
+    shown = pythonqt.pythonqt_layer(monkeypatch)
+    return pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.runs"), shown
 
 
 def _panel():

@@ -1,0 +1,88 @@
+"""Just enough of PythonQt and Slicer's application Python for a WeakSegQt class to run on PyQt5 widgets.
+
+PythonQt differs from PyQt in two ways the panels use: a Qt property reads and writes as an
+attribute (``button.enabled = False``, ``combo.currentData``), and signals connect by
+signature string (``button.connect("clicked(bool)", slot)``). ``pythonqt_layer`` provides both
+(properties only for the names given, after the .ui is loaded, so uic itself is unaffected),
+a ``qt`` module of PyQt5's classes, and a ``slicer.util`` / ``slicer.i18n`` that record what
+would be shown to the user. Everything is undone by ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import types
+
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+PROPERTIES = {
+    QtWidgets.QWidget: ("enabled", "toolTip"),
+    QtWidgets.QComboBox: ("currentIndex", "currentText", "currentData", "count"),
+    QtWidgets.QLabel: ("text",),
+    QtWidgets.QAbstractButton: ("checked",),
+}
+
+
+def _connect(self, signature, slot):
+    getattr(self, signature.split("(")[0]).connect(slot)
+
+
+def _property(name):
+    return property(lambda self: self.property(name), lambda self, value: self.setProperty(name, value))
+
+
+def pythonqt_layer(monkeypatch, answers=True) -> dict:
+    """Install the layer; returns the record of messages (``errors``, ``status``, ``questions``)."""
+    import slicer
+
+    shown = {"errors": [], "status": [], "questions": []}
+    qt = types.ModuleType("qt")
+    for module in (QtCore, QtGui, QtWidgets):
+        qt.__dict__.update({name: getattr(module, name) for name in dir(module) if name.startswith("Q")})
+    qt.Qt = QtCore.Qt
+    util = types.ModuleType("slicer.util")
+    util.errorDisplay = lambda text, **kwargs: shown["errors"].append(text)
+    util.showStatusMessage = lambda text, *args: shown["status"].append(text)
+
+    def confirm(text, **kwargs):
+        shown["questions"].append(text)
+        return answers
+
+    @contextlib.contextmanager
+    def try_with_error_display(message=None, show=True, waitCursor=False):
+        try:
+            yield
+        except Exception as exc:  # as Slicer's: shown, not raised
+            shown["errors"].append(f"{message} {exc}")
+
+    util.confirmOkCancelDisplay = confirm
+    util.tryWithErrorDisplay = try_with_error_display
+    util.mainWindow = lambda: None
+    i18n = types.ModuleType("slicer.i18n")
+    i18n.tr = lambda text: text
+    monkeypatch.setattr(QtCore.QObject, "connect", _connect, raising=False)
+    for name, module in (("qt", qt), ("slicer.util", util), ("slicer.i18n", i18n)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(slicer, "util", util, raising=False)
+    monkeypatch.setattr(slicer, "i18n", i18n, raising=False)
+    return shown
+
+
+def property_access(monkeypatch) -> None:
+    """PythonQt's attribute access to Qt properties (call after loading the .ui)."""
+    for cls, names in PROPERTIES.items():
+        for name in names:
+            monkeypatch.setattr(cls, name, _property(name), raising=False)
+
+
+def fresh_import(monkeypatch, root, name: str):
+    """Import ``name`` (a WeakSegQt module) anew against the layer, and forget it afterwards."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(root))
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        monkeypatch.delitem(sys.modules, loaded)
+    module = importlib.import_module(name)
+    monkeypatch.setitem(sys.modules, name, module)  # removed again when the test ends
+    return module
