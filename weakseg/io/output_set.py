@@ -5,8 +5,9 @@ will write, and refuses (``WeakSegError``, exit 2) destinations that are unsafe:
 
 - a file name that is not a plain name inside the output folder (``../x``, ``/abs``),
   or longer than NAME_MAX;
-- a destination that is one of the command's inputs, or lies in a case folder (one
-  given, or any folder holding MRI sequences): writing there would change the case;
+- a destination that is one of the command's inputs, lies in (or below) a case folder
+  the command reads, or in any folder holding MRI sequences: writing there would change
+  the case;
 - a folder that is a file, a file that is a folder, a place we may not write.
 
 Writing (``with outputs:``) goes into a hidden staging folder beside the final files;
@@ -92,10 +93,9 @@ def check_destination(targets: Iterable[Path], *, inputs: Iterable[str | Path] =
                 raise WeakSegError(f"{what} lies inside the case folder {case_dir}; writing there would change the case "
                                    "(its files are read as the case's own images and labels); choose another folder",
                                    target)
-        for folder in [parent, *parent.parents]:
-            if folder.is_dir() and holds_mri(folder):
-                raise WeakSegError(f"{what} lies inside a case folder ({folder} holds MRI sequences); writing there "
-                                   "would change the case; choose another folder", target)
+        if parent.is_dir() and holds_mri(parent):  # its files would be read as the case's own images and labels
+            raise WeakSegError(f"{what} would be written into a case folder ({parent} holds MRI sequences), changing "
+                               "the case; choose another folder", target)
         existing = _nearest_existing(target.parent)
         if not existing.is_dir():
             raise WeakSegError(f"{what} folder cannot be created: {existing} is a file, not a folder", target)
