@@ -37,6 +37,15 @@ def base_environment() -> dict[str, str] | None:
     return None
 
 
+def weakseg_environment() -> dict[str, str]:
+    """WeakSeg's own settings in this process's environment (``WEAKSEG_MODELS``, ...), for the worker.
+
+    Inside Slicer the worker starts from Slicer's *startup* environment, so a models folder
+    set later in the session (a self-test's private one, say) would otherwise not reach it.
+    """
+    return {key: value for key, value in os.environ.items() if key.startswith("WEAKSEG_")}
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -70,8 +79,8 @@ class Run:
     @classmethod
     def start(cls, kind: str, parameters: dict, finisher=None, *, env: dict | None = None, work_dir=None,
               scratch=()) -> "Run":
-        client = WorkerClient(kind, parameters, python=python_executable(), env=env, work_dir=work_dir,
-                              base_env=base_environment())
+        client = WorkerClient(kind, parameters, python=python_executable(), env={**weakseg_environment(), **(env or {})},
+                              work_dir=work_dir, base_env=base_environment())
         return cls(client.start(), finisher, scratch=list(scratch))
 
     # ------------------------------------------------------------------ progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from weakseg_mrml.runs import Run, format_eta
@@ -25,3 +26,20 @@ def test_run_reports_progress_eta_and_diagnostics():
     assert result["python"]
     diagnostics = run.diagnostics({"model": "none"})
     assert "WeakSeg" in diagnostics and "model: none" in diagnostics and '"event": "result"' in diagnostics
+
+
+def test_the_worker_sees_weakseg_settings_made_after_slicer_started(monkeypatch, tmp_path):
+    """Inside Slicer the worker starts from Slicer's startup environment; WEAKSEG_* set since then still reach it."""
+    import types
+
+    import slicer
+
+    startup = {k: v for k, v in os.environ.items() if not k.startswith("WEAKSEG_")}
+    monkeypatch.setattr(slicer, "app", object(), raising=False)
+    monkeypatch.setattr(slicer, "util", types.SimpleNamespace(startupEnvironment=lambda: dict(startup)), raising=False)
+    monkeypatch.setenv("WEAKSEG_MODELS", str(tmp_path / "models"))
+    run = Run.start("selftest", {"steps": 0, "import_packages": False}, env={"OMP_NUM_THREADS": "1"})
+    run.wait(60)
+    environment = run.client.environment()
+    assert environment["WEAKSEG_MODELS"] == str(tmp_path / "models") and environment["OMP_NUM_THREADS"] == "1"
+    assert run.finish()["python"]
