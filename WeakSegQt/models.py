@@ -31,10 +31,10 @@ class ModelSection:
         self.ui, self.logic, self.on_changed = ui, logic, on_changed
         self.entries = []
         ui.modelComboBox.connect("currentIndexChanged(int)", self._changed)
-        menu = qt.QMenu(ui.importModelButton)
-        menu.addAction(_("From a .zip file…"), self.import_zip)
-        menu.addAction(_("From a folder…"), self.import_folder)
-        ui.importModelButton.setMenu(menu)
+        self.menu = qt.QMenu(ui.importModelButton)
+        for text, callback in ((_("From a .zip file…"), self.import_zip), (_("From a folder…"), self.import_folder)):
+            self.menu.addAction(text).connect("triggered()", callback)  # the form PythonQt supports
+        ui.importModelButton.setMenu(self.menu)
         ui.openModelsFolderButton.connect("clicked(bool)", self.open_folder)
         ui.removeModelButton.connect("clicked(bool)", self.remove)
 
@@ -91,6 +91,10 @@ class ModelSection:
         from weakseg_mrml.model_import import import_model
 
         if not source:
+            return
+        from WeakSegQt.dependencies import ensure_dependencies
+
+        if not ensure_dependencies("segment", _("Import model")):  # reading a card imports weakseg.models (torch)
             return
         with slicer.util.tryWithErrorDisplay(_("The model was not imported."), waitCursor=True):
             entry = import_model(source)

@@ -87,3 +87,10 @@ def test_device_line(section):
     models.ModelSection(ui, None, on_changed=lambda entry: None).show_devices()
     expected = "GPU: " if torch.cuda.is_available() else "CPU only (no GPU found)"
     assert ui.deviceStatusLabel.text.startswith(expected)
+
+
+def test_import_menu_offers_zip_and_folder(section):
+    models, ui, _shown, _user = section
+    panel = models.ModelSection(ui, None, on_changed=lambda entry: None)
+    assert ui.importModelButton.menu() is panel.menu
+    assert [a.text() for a in panel.menu.actions()] == ["From a .zip file…", "From a folder…"]
