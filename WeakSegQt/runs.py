@@ -39,8 +39,8 @@ def status_text(run) -> str:
 
 
 class RunController:
-    """Drive a panel's ``progressBar``, ``statusLabel``, ``cancelButton``, ``copyDiagnosticsButton`` and
-    ``logTextEdit`` for one run at a time (``ui`` is the panel's ``childWidgetVariables``)."""
+    """Drive a panel's ``progressBar``, ``statusLabel``, ``cancelButton``, ``copyDiagnosticsButton``,
+    ``checkInstallButton`` and ``logTextEdit`` for one run at a time (``ui``: the panel's ``childWidgetVariables``)."""
 
     def __init__(self, ui, on_update=None, on_finished=None):
         self.progress_bar = ui.progressBar
@@ -62,6 +62,7 @@ class RunController:
         self.timer.connect("timeout()", self._tick)
         self.cancel_button.connect("clicked()", self.cancel)
         self.diagnostics_button.connect("clicked()", self.copy_diagnostics)
+        ui.checkInstallButton.connect("clicked()", self.check_installation)
         self._show_idle()
 
     @property
@@ -150,9 +151,12 @@ class RunController:
         self.run = None
         self._show_idle()
         self.status_label.setText(_("{what}: done").format(what=self.description))
-        self.append_log(_("{what} finished").format(what=self.description))
-        if on_done is not None:
-            on_done(value)
+        description = self.description
+        try:
+            if on_done is not None:
+                on_done(value)  # its own log lines come before "finished"
+        finally:
+            self.append_log(_("{what} finished").format(what=description))
 
     def cancel(self) -> None:
         if self.run is None:
@@ -165,6 +169,18 @@ class RunController:
         self.status_label.setText(_("{what}: cancelled").format(what=self.description))
         self.append_log(_("{what} cancelled").format(what=self.description))
         self._ended()
+
+    def check_installation(self) -> None:
+        """Run the worker's ``selftest`` job and log the Python, packages and devices it sees."""
+        from weakseg_mrml.devices import installation_report
+        from weakseg_mrml.runs import Run
+
+        if self.busy:
+            return
+        with slicer.util.tryWithErrorDisplay(_("The installation check could not start.")):
+            run = Run.start("selftest", {"steps": 1})
+            self.start(run, _("Installation check"),
+                       lambda result: [self.append_log(line) for line in installation_report(result)], scene_bound=False)
 
     def copy_diagnostics(self) -> None:
         text = self.run.diagnostics() if self.run is not None else self.last_diagnostics

@@ -29,3 +29,20 @@ def describe(found: dict) -> str:
     if found["mps"]:
         return "GPU: Apple (MPS)"
     return "CPU only (no GPU found)"
+
+
+def installation_report(selftest_result: dict) -> list[str]:
+    """Lines for the log box from the worker's ``selftest`` job: what the worker really runs with.
+
+    The worker may see other packages than the panel assumes (another Python, a half-finished
+    install), so the check asks it rather than this process.
+    """
+    lines = [f"Python {selftest_result.get('python', '?')}: {selftest_result.get('executable', '?')}"]
+    packages = selftest_result.get("packages", {})
+    missing = sorted(name for name, version in packages.items() if str(version).startswith("unavailable"))
+    lines.append("Packages: " + ", ".join(f"{name} {version}" for name, version in sorted(packages.items())
+                                          if name not in missing))
+    if missing:
+        lines.append("Not installed yet: " + ", ".join(missing))
+    lines.append("Devices: " + ", ".join(selftest_result.get("devices", ["cpu"])))
+    return lines

@@ -140,3 +140,23 @@ def test_each_job_asks_only_for_what_its_worker_imports():
     assert imported_distributions(["pydicom>=3.0", "tqdm>=4.66"], {"pydicom": object()}) == ["pydicom"]
     with pytest.raises(KeyError):
         requirements_for("unknown-job")
+
+
+def test_installation_check_reports_what_the_worker_sees():
+    """The panel's "Check installation": the worker's own Python, package versions and devices."""
+    import sys
+
+    import numpy
+    import torch
+
+    from weakseg_mrml.devices import installation_report
+    from weakseg_mrml.runs import Run
+
+    run = Run.start("selftest", {"steps": 1})
+    run.wait(120)
+    lines = installation_report(run.finish())
+    assert lines[0].startswith(f"Python {sys.version.split()[0]}: ")
+    assert f"numpy {numpy.__version__}" in lines[1] and f"torch {torch.__version__}" in lines[1]
+    assert lines[-1].startswith("Devices: cpu")
+    assert installation_report({"packages": {"numpy": "2.0", "torch": "unavailable (ModuleNotFoundError)"}})[2] \
+        == "Not installed yet: torch"

@@ -92,3 +92,18 @@ def test_a_failed_run_says_why_in_the_panel_and_the_log(runs_module):
     assert ui.statusLabel.text() == shown["errors"][0]
     assert ui.logTextEdit.toPlainText().splitlines()[-1] == shown["errors"][0]
     assert ended == [1] and ui.cancelButton.isHidden() and not ui.copyDiagnosticsButton.isHidden()
+
+
+def test_check_installation_logs_what_the_worker_sees(runs_module):
+    import sys
+
+    runs, shown = runs_module
+    ui = _panel()
+    controller = runs.RunController(ui)
+    ui.checkInstallButton.click()
+    assert controller.busy
+    _wait(controller)
+    log = ui.logTextEdit.toPlainText().splitlines()
+    assert log[0] == "Installation check started" and log[-1] == "Installation check finished"
+    assert any(line.startswith(f"Python {sys.version.split()[0]}: ") for line in log)
+    assert any(line.startswith("Devices: cpu") for line in log) and not shown["errors"]
