@@ -71,13 +71,13 @@ class ModelSection:
 
     @staticmethod
     def describe(entry) -> str:
-        lines = []
-        if entry.description:
-            lines.append(entry.description)
-        lines.append(_("Expects: {inputs}").format(inputs=entry.inputs_text()))
+        """What the input must be first (it decides whether a result can be trusted), then the card's own text."""
+        lines = [_("Expects: {inputs}").format(inputs=entry.inputs_text())]
         if entry.training_data:
             lines.append(_("Trained on: {data}. Images prepared differently (not skull-stripped, other "
                            "resolution) may give poorer results.").format(data=entry.training_data))
+        if entry.description:
+            lines.append(entry.description)
         if entry.licence:
             lines.append(_("Licence: {licence}").format(licence=entry.licence))
         return "\n".join(lines)

@@ -48,51 +48,52 @@ def load(ui_file: Path):
 
 
 def _at_rest(panel: str, widget) -> None:
-    from weakseg_mrml import devices
-    from weakseg_mrml.catalog import list_models
+    """Put the panel in the state the modules' own Python gives it on opening.
 
-    for name in ("progressBar", "cancelButton", "copyDiagnosticsButton", "logTextEdit"):
-        getattr(widget, name).setVisible(False)  # RunController._show_idle
-    device_line = devices.describe(devices.detect())
-    if panel == "WeakSegTrain":
-        from WeakSegTrainLib.logic import METHOD_TITLES
+    The shared panel classes (``WeakSegQt.runs.RunController``, ``WeakSegQt.models.ModelSection``)
+    really run here, through the ``pythonqt`` layer; only what the module widgets themselves do
+    (filling the device and method combos) is repeated.
+    """
+    import pytest
 
-        widget.methodComboBox.addItem(METHOD_TITLES["mixed"])
-        for text in ("Automatic (GPU when available)", "CPU", "GPU (CUDA)"):
-            widget.trainDeviceComboBox.addItem(text)
-        widget.deviceStatusLabel.setText(device_line)
-        return
-    kind = "oar" if panel == "WeakSegOAR" else "tumour"
-    models = list_models(kind)
-    for entry in models:
-        widget.modelComboBox.addItem(entry.title())
-    from weakseg_mrml.model_import import is_removable
+    import pythonqt
 
-    widget.modelComboBox.setVisible(bool(models))
-    widget.removeModelButton.setEnabled(bool(models) and is_removable(models[0]))
-    widget.noModelLabel.setVisible(not models)
-    if models:
-        entry = models[0]
-        lines = [entry.description] if entry.description else []
-        lines.append(f"Expects: {entry.inputs_text()}")
-        if entry.training_data:
-            lines.append(f"Trained on: {entry.training_data}. Images prepared differently (not skull-stripped, "
-                         "other resolution) may give poorer results.")
-        if entry.licence:
-            lines.append(f"Licence: {entry.licence}")
-        widget.modelInfoLabel.setText("\n".join(lines))
-    for text in ("Automatic (GPU when available)", "CPU", "GPU (CUDA)"):
-        widget.deviceComboBox.addItem(text)
-    widget.deviceStatusLabel.setText(device_line)
+    with pytest.MonkeyPatch.context() as mp:
+        pythonqt.pythonqt_layer(mp)
+        runs = pythonqt.fresh_import(mp, ROOT, "WeakSegQt.runs")
+        widget._runs = runs.RunController(widget)  # idle: no progress bar, Cancel or empty log
+        pythonqt.property_access(mp)
+        models = pythonqt.fresh_import(mp, ROOT, "WeakSegQt.models")
+        if panel == "WeakSegTrain":
+            from WeakSegTrainLib.logic import METHOD_TITLES, METHODS
+
+            for key in METHODS:
+                widget.methodComboBox.addItem(METHOD_TITLES[key])
+            _devices(widget.trainDeviceComboBox)
+            widget.deviceStatusLabel.setText(models.device_text())
+            return
+        from WeakSegOARLib.logic import WeakSegOARLogic
+        from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+        logic = WeakSegOARLogic() if panel == "WeakSegOAR" else WeakSegTumorLogic()
+        widget._models = models.ModelSection(widget, logic, on_changed=lambda entry: None)
+        widget._models.refresh()
+        widget._models.show_devices()
+    _devices(widget.deviceComboBox)
     widget.reviewCollapsibleButton.setVisible(False)  # no result yet
-    widget.demoCaseButton.setVisible(kind != "oar")  # offers_demo
-    if kind != "oar":  # WeakSeg Tumor opens with its export section collapsed (OAR: open, export_first)
+    widget.demoCaseButton.setVisible(panel != "WeakSegOAR")  # offers_demo
+    if panel != "WeakSegOAR":  # WeakSeg Tumor opens with its export section collapsed (OAR: open, export_first)
         from PyQt5 import QtWidgets
 
         section = widget.exportCollapsibleButton
         section.setTitle(section.title().replace("▾", "▸"))
         for child in section.findChildren(QtWidgets.QWidget):
             child.setVisible(False)
+
+
+def _devices(combo) -> None:
+    for text in ("Automatic (GPU when available)", "CPU", "GPU (CUDA)"):  # segment_panel.device_choices
+        combo.addItem(text)
 
 
 def render(panel: str, out: Path) -> Path:
@@ -103,8 +104,12 @@ def render(panel: str, out: Path) -> Path:
     widget.resize(WIDTH, 10)
     widget.show()
     application().processEvents()
-    widget.resize(max(WIDTH, widget.minimumSizeHint().width()), widget.sizeHint().height())
-    application().processEvents()
+    width = max(WIDTH, widget.minimumSizeHint().width())
+    for _ in range(3):  # word-wrapped labels settle their height only once the width is known
+        layout = widget.layout()
+        height = layout.heightForWidth(width) if layout.hasHeightForWidth() else widget.sizeHint().height()
+        widget.resize(width, max(height, widget.sizeHint().height()))
+        application().processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not widget.grab().save(str(out)):
         raise RuntimeError(f"could not write {out}")
