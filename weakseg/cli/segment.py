@@ -35,9 +35,18 @@ def register(sub) -> None:
                         help="case id for file names and provenance instead of the input folder's name (which may "
                              "be a patient's name); source paths are then left out of the provenance")
     parser.add_argument("--progress", action="store_true", help="print progress events as JSON lines to stderr")
+    parser.add_argument("--preprocess", choices=["auto", "none", "force"], default="auto",
+                        help="auto (default): check the case against the model card's expected input and, when it "
+                             "differs (thick slices, skull present, sequences not co-registered), register, resample to "
+                             "1 mm and skull-strip it, then bring the labels back onto the reference series; none: "
+                             "refuse an unfit case; force: always run every step")
+    parser.add_argument("--n4", action="store_true", help="also correct the bias field (N4) when preprocessing")
     if _rt_available():
         parser.add_argument("--rtstruct", metavar="REFERENCE_SERIES",
-                            help="also write an RT Structure Set referencing this DICOM series folder")
+                            help="also write an RT Structure Set referencing this DICOM series (folder, DICOMDIR or zip; "
+                                 "a study folder works when it holds the segmented series); checked before segmenting")
+        parser.add_argument("--patient-id", metavar="ID",
+                            help="confirm the reference series' PatientID when the case itself is not DICOM")
     parser.set_defaults(func=run)
 
 
@@ -62,19 +71,27 @@ def run(args: argparse.Namespace) -> int:
         raise WeakSegError("give a case folder or at least one sequence (--flair PATH ...)")
     case = case_from_args(args)
     rtstruct = getattr(args, "rtstruct", None)
+    reference = _rt_reference(rtstruct, case, args) if rtstruct else None
     outputs = segment_outputs(args.out, output_stem(args.prefix, args.case_id, case.case_id), case,
                               rtstruct=bool(rtstruct), inputs=[args.labels, rtstruct],
                               case_dirs=[args.case, rtstruct])
     config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads,
                              min_component_fraction=args.min_component)
     model = load_model(args.model)
-    result = segment_case(case, model, config, progress=progress, case_id=args.case_id)
+    case.require(model.card.sequences)
+    prepared = _prepare(case, model, args)
+    if prepared is None:
+        result = segment_case(case, model, config, progress=progress, case_id=args.case_id)
+    else:
+        from weakseg.clinical import segment_prepared
+
+        result = segment_prepared(prepared, model, config, progress=progress, case_id=args.case_id)
     with outputs:
         paths = write_outputs(result, outputs, case)
         if rtstruct:
             from weakseg.rt import export_rtstruct
 
-            _export_rt(export_rtstruct, result, rtstruct, outputs.path("rtstruct"))
+            _export_rt(export_rtstruct, result, reference, outputs.path("rtstruct"))
     if not args.quiet:
         seconds = result.provenance["seconds"]["total"]
         print(f"case         {args.case_id or case.case_id}  (model {model.id}, {result.provenance['device']}, {seconds:.1f} s)")
@@ -83,7 +100,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_rt(export_rtstruct, result, reference: str, out: Path) -> Path:
+def _prepare(case, model, args):
+    """Fitness checks against the card's ``expects``; the prepared case, or None when the case is fit as it is."""
+    import logging
+
+    from weakseg.clinical import ClinicalConfig, Expects, describe, prepare
+    from weakseg.clinical.brain import BrainConfig
+
+    device = "cpu" if args.device in ("auto", "cpu") else args.device
+    config = ClinicalConfig(mode=args.preprocess, n4=args.n4, brain=BrainConfig(device=device))
+    prepared = prepare(case, Expects.from_card(model.card), config)
+    if prepared is not None:
+        logging.getLogger("weakseg").warning(describe(prepared))
+    return prepared
+
+
+def _rt_reference(folder: str, case, args):
+    """Read and check the RTSTRUCT reference before any heavy work: right patient, right frame, on the case's grid."""
+    from weakseg.rt.reference import ExpectedIdentity, verify_reference
+    from weakseg.rt.series import read_reference_series
+
+    series = read_reference_series(folder, prefer_series_uid=case.series_uids.get(case.reference))
+    expected = ExpectedIdentity(case=case.identity, patient_id=getattr(args, "patient_id", None))
+    verify_reference(series, case.grid, expected, folder)
+    return series, expected
+
+
+def _export_rt(export_rtstruct, result, reference, out: Path) -> Path:
     """Call weakseg.rt's exporter with the labelmap and the segment names/colours."""
     names = {e.value: {"name": e.name, "colour": [int(round(255 * c)) for c in e.color],
                        **({"code": [e.snomed_code, e.snomed_meaning]} if e.snomed_code else {})}
@@ -91,4 +134,5 @@ def _export_rt(export_rtstruct, result, reference: str, out: Path) -> Path:
     from weakseg.rt.rtstruct_write import RtExportConfig
 
     config = RtExportConfig(model_name=result.provenance["model_id"], model_version=result.provenance["model_version"])
-    return export_rtstruct(result.labels, names, reference, out, config)
+    series, expected = reference
+    return export_rtstruct(result.labels, names, series, out, config, expected=expected)

@@ -28,13 +28,20 @@ def working_grid(reference: sitk.Image, spacing_mm: float = 1.0) -> sitk.Image:
 
 def resample_onto(image: sitk.Image, grid: sitk.Image, transform: sitk.Transform | None = None,
                   nearest: bool = False) -> sitk.Image:
-    """``image`` on ``grid`` (B-spline for intensities, nearest for labels); outside: 0."""
-    interpolator = sitk.sitkNearestNeighbor if nearest else sitk.sitkBSpline
-    out = sitk.Resample(image, grid, transform or sitk.Transform(), interpolator, 0.0,
-                        image.GetPixelID() if nearest else sitk.sitkFloat32)
-    if not nearest:
-        out = sitk.Cast(sitk.Clamp(out, lowerBound=float(np.min(sitk.GetArrayViewFromImage(image)))), sitk.sitkFloat32)
-    return out
+    """``image`` on ``grid`` (B-spline for intensities, nearest for labels); outside: 0.
+
+    Intensities keep the image's support: where the input is exactly zero (a skull-stripped
+    background) the output is exactly zero too, not B-spline ringing of 1e-40 that would make
+    the whole volume 'brain' for the model's non-zero brain mask.
+    """
+    transform = transform or sitk.Transform()
+    if nearest:
+        return sitk.Resample(image, grid, transform, sitk.sitkNearestNeighbor, 0.0, image.GetPixelID())
+    out = sitk.Resample(image, grid, transform, sitk.sitkBSpline, 0.0, sitk.sitkFloat32)
+    low = float(np.min(sitk.GetArrayViewFromImage(image)))
+    out = sitk.Clamp(out, sitk.sitkFloat32, lowerBound=low)
+    support = sitk.Resample(sitk.Cast(image != 0, sitk.sitkFloat32), grid, transform, sitk.sitkLinear, 0.0)
+    return sitk.Mask(out, sitk.Cast(support >= 0.5, sitk.sitkUInt8))
 
 
 def labels_onto(labels: sitk.Image, grid: sitk.Image) -> sitk.Image:

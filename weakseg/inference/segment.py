@@ -154,6 +154,11 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     series = getattr(case, "series_uids", None) or {}
     if series:
         provenance["series_uids"] = dict(series)
+    dicom = case.dicom_provenance() if hasattr(case, "dicom_provenance") else None
+    if dicom:
+        provenance["dicom"] = dicom  # UIDs only: lets export-rtstruct check the reference is this patient's
+    if case.warnings:
+        provenance["input_warnings"] = list(case.warnings)
     _emit(progress, stage="done", fraction=1.0)
     return SegmentationResult(labels, probs.astype(np.float16), box, class_names[:probs.shape[0]], table, provenance,
                               sorted(card.labels, key=lambda e: e.class_index), work.grid, case.grid if reoriented else None)
