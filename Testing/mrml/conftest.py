@@ -17,7 +17,7 @@ else:
 
     @pytest.fixture(scope="session")
     def headless_slicer(tmp_path_factory) -> HeadlessSlicer:
-        return HeadlessSlicer(tmp_path_factory.mktemp("terminologies"))
+        return HeadlessSlicer.shared(tmp_path_factory.mktemp("terminologies"))
 
 
     @pytest.fixture

@@ -61,6 +61,15 @@ class _Logic:
 class HeadlessSlicer:
     """Scene, application logic and the module logics, set up in the order Slicer uses."""
 
+    _shared: "HeadlessSlicer | None" = None
+
+    @classmethod
+    def shared(cls, terminology_dir: Path) -> "HeadlessSlicer":
+        """One per process: the MRML and widget suites share it (a second would replace ``slicer.mrmlScene``)."""
+        if cls._shared is None:
+            cls._shared = cls(terminology_dir)
+        return cls._shared
+
     def __init__(self, terminology_dir: Path):
         vtkOutputWindow.GetInstance().SetDisplayModeToAlwaysStdErr()
         factory = slicer.vtkSegmentationConverterFactory.GetInstance()

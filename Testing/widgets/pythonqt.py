@@ -86,3 +86,46 @@ def fresh_import(monkeypatch, root, name: str):
     module = importlib.import_module(name)
     monkeypatch.setitem(sys.modules, name, module)  # removed again when the test ends
     return module
+
+
+class _Observations:
+    """``slicer.util.VTKObservationMixin``: the same calls, on real VTK objects."""
+
+    def __init__(self):
+        self._tags = []
+
+    def addObserver(self, obj, event, method):
+        self._tags.append((obj, event, method, obj.AddObserver(event, method)))
+
+    def removeObserver(self, obj, event, method):
+        for entry in [e for e in self._tags if e[:3] == (obj, event, method)]:
+            obj.RemoveObserver(entry[3])
+            self._tags.remove(entry)
+
+    def removeObservers(self):
+        for obj, _event, _method, tag in self._tags:
+            obj.RemoveObserver(tag)
+        self._tags = []
+
+
+class _ModuleWidget:
+    """``ScriptedLoadableModuleWidget`` without the application: a method-by-method test creates no panel."""
+
+    def __init__(self, parent=None):
+        self.parent = parent
+
+
+def module_widget_layer(monkeypatch) -> None:
+    """What a module's widget file imports besides Qt: ``slicer.ScriptedLoadableModule``,
+    ``slicer.parameterNodeWrapper`` (its decorator as a no-op: a test gives the widget a plain namespace as
+    parameter node) and ``VTKObservationMixin``. Call after ``pythonqt_layer``."""
+    import slicer
+
+    slicer.util.VTKObservationMixin = _Observations
+    module = types.ModuleType("slicer.ScriptedLoadableModule")
+    module.ScriptedLoadableModuleWidget = _ModuleWidget
+    wrapper = types.ModuleType("slicer.parameterNodeWrapper")
+    wrapper.parameterNodeWrapper = lambda cls: cls
+    for name, stub in (("slicer.ScriptedLoadableModule", module), ("slicer.parameterNodeWrapper", wrapper)):
+        monkeypatch.setitem(sys.modules, name, stub)
+        monkeypatch.setattr(slicer, name.split(".")[1], stub, raising=False)

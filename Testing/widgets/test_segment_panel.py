@@ -1,0 +1,137 @@
+"""The Segment panel's own methods (``WeakSegQt/segment_panel.py``) on the real widgets and a real scene.
+
+The panel object is built without Slicer's module machinery (``pythonqt.module_widget_layer``):
+its ``ui`` is the loaded .ui, its Logic the real one on a slicer-core scene, its run display and
+model section the real shared classes; only the parameter node is a plain namespace with the
+wrapper's fields. Checked: Segment is enabled exactly when the chosen model's sequences are
+assigned (and says why not), only those sequences are asked for, the review list and the
+result buttons follow the output segmentation, the device choice reaches the parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+pytest.importorskip("PyQt5.uic")
+pytest.importorskip("slicer_core")
+
+import pythonqt  # noqa: E402
+import render_panels  # noqa: E402
+
+
+@pytest.fixture
+def panel(monkeypatch, mrml_scene):
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+    shown = pythonqt.pythonqt_layer(monkeypatch)
+    pythonqt.module_widget_layer(monkeypatch)
+    ui = render_panels.load(render_panels.PANELS["WeakSegTumor"])
+    runs = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.runs")
+    controller = runs.RunController(ui)
+    pythonqt.property_access(monkeypatch)
+    module = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.segment_panel")
+    widget = module.SegmentPanelWidget()
+    widget.ui, widget.logic, widget.runs = ui, WeakSegTumorLogic(mrml_scene), controller
+    widget._parameterNode = types.SimpleNamespace(t1=None, t1c=None, t2=None, flair=None, modelFolder="",
+                                                  device="auto", tta=False, outputSegmentation=None)
+    models = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.models")
+    widget.models = models.ModelSection(ui, widget.logic, on_changed=widget.onModelChanged)
+    for key, text in module.device_choices():
+        ui.deviceComboBox.addItem(text, key)
+    widget.models.refresh()
+    return widget, ui, shown
+
+
+def _volumes(scene):
+    import SimpleITK as sitk
+
+    from weakseg_mrml.volumes import add_volume_from_image
+
+    image = sitk.Image([8, 8, 4], sitk.sitkInt16)
+    return {name: add_volume_from_image(scene, image, f"case_{name}") for name in ("flair", "t1", "t1c", "t2")}
+
+
+def test_segment_is_enabled_only_when_the_model_inputs_are_there(panel, mrml_scene):
+    widget, ui, _shown = panel
+    entry = widget.models.current()
+    assert entry.id == "default-tumour" and widget._parameterNode.modelFolder == str(entry.folder)
+    widget._checkCanApply()
+    assert not ui.applyButton.isEnabled()
+    assert ui.applyButton.toolTip == "Choose a volume for: flair, t1, t1c, t2"
+    volumes = _volumes(mrml_scene)
+    for name, node in list(volumes.items())[:3]:
+        setattr(widget._parameterNode, name, node)
+    widget._checkCanApply()
+    assert not ui.applyButton.isEnabled() and ui.applyButton.toolTip == "Choose a volume for: t2"
+    widget._parameterNode.t2 = volumes["t2"]
+    widget._checkCanApply()
+    assert ui.applyButton.isEnabled() and ui.applyButton.toolTip == "Segment in the background; Slicer stays usable"
+    # No result yet: nothing to edit, export or review.
+    assert not ui.editButton.isEnabled() and not ui.exportRtstructButton.isEnabled()
+    assert ui.reviewCollapsibleButton.isHidden()
+
+
+def test_only_the_sequences_the_model_reads_are_asked_for(panel, mrml_scene, tmp_path, monkeypatch):
+    import shutil
+
+    from WeakSegOARLib.logic import WeakSegOARLogic
+
+    widget, ui, _shown = panel
+    # A FLAIR-only model in the user's folder (its card re-sealed, as its publisher would).
+    monkeypatch.setenv("WEAKSEG_MODELS", str(tmp_path / "models"))
+    folder = tmp_path / "models" / "flair-only"
+    shutil.copytree(widget.models.current().folder, folder)
+    card = json.loads((folder / "card.json").read_text())
+    card.update(id="flair-only", sequences=["flair"])
+    if "card_sha256" in card:
+        from weakseg.models.card import card_digest
+
+        card["card_sha256"] = card_digest(card)
+    (folder / "card.json").write_text(json.dumps(card))
+    widget.models.refresh()
+    widget.models.select(str(folder))
+    assert widget._parameterNode.modelFolder == str(folder)
+    assert not ui.flairSelector.isHidden() and ui.t1Selector.isHidden() and ui.t2SelectorLabel.isHidden()
+    widget._parameterNode.flair = _volumes(mrml_scene)["flair"]
+    widget._checkCanApply()
+    assert ui.applyButton.isEnabled()  # FLAIR is all this model needs
+    # The OAR panel today: no model, every row shown, Segment says how to get one.
+    widget.logic = WeakSegOARLogic(mrml_scene)
+    widget.models.logic = widget.logic
+    widget.models.refresh()
+    assert not ui.t1Selector.isHidden() and not ui.noModelLabel.isHidden()
+    assert not ui.applyButton.isEnabled() and "import one" in ui.applyButton.toolTip
+
+
+def test_result_panel_follows_the_output_segmentation(panel, mrml_scene):
+    from weakseg_mrml.segment_logic import LOW_CONFIDENCE_ATTRIBUTE
+    from weakseg_mrml.segmentation import SegmentSpec, segmentation_from_labelmap
+
+    import SimpleITK as sitk
+
+    widget, ui, _shown = panel
+    volumes = _volumes(mrml_scene)
+    labels = sitk.Image([8, 8, 4], sitk.sitkUInt8)
+    node = segmentation_from_labelmap(mrml_scene, labels, [SegmentSpec("edema", 2, "Edema", (0.3, 0.7, 1.0))],
+                                      name="result", volume_node=volumes["flair"])
+    node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps([{"slice": 2, "z_mm": 2.0, "p": {"edema": 0.5}}]))
+    widget._parameterNode.outputSegmentation = node
+    widget.updateResultPanel(node)
+    assert ui.lowConfidenceList.count() == 1
+    assert ui.lowConfidenceList.item(0).text() == "Slice 2 (S 2.0 mm): edema 0.50"
+    assert ui.editButton.isEnabled() and ui.exportSegButton.isEnabled()
+    assert not ui.reviewCollapsibleButton.isHidden()
+    widget._parameterNode.outputSegmentation = None
+    widget.updateResultPanel(None)
+    assert ui.lowConfidenceList.count() == 0 and not ui.editButton.isEnabled()
+
+
+def test_device_choice_reaches_the_parameters(panel):
+    widget, ui, _shown = panel
+    keys = [ui.deviceComboBox.itemData(i) for i in range(ui.deviceComboBox.count)]
+    assert keys[:3] == ["auto", "cpu", "cuda"]
+    widget.onDeviceChanged(1)
+    assert widget._parameterNode.device == "cpu"
