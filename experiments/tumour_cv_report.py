@@ -237,6 +237,19 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
                     f"{np.mean([per_case[c][r] for c in members]):.3f}" for r in REGIONS) + " |")
     if lgg_rows:
         lines += ["", "By grade:", "", "| configuration | grade | cases | WT | TC | ET |", "|---|---|---|---|---|---|", *lgg_rows]
+    lines += ["", "### Against the issue's targets", "",
+              "Targets: mean WT ≥ 0.86, TC ≥ 0.77, ET ≥ 0.72, and ≥ +0.03 WT over today's recipe (paired).", "",
+              "| configuration | WT ≥ 0.86 | TC ≥ 0.77 | ET ≥ 0.72 | WT gain over default-2d |", "|---|---|---|---|---|"]
+    for name in configs:
+        summ = cfgs[name]["summary"]
+        if not summ:
+            continue
+        marks = [("yes" if summ[r]["mean"] >= goal else "no") + f" ({summ[r]['mean']:.3f})"
+                 for r, goal in zip(REGIONS, (0.86, 0.77, 0.72))]
+        test = record["paired_tests"].get(f"{name} vs default-2d")
+        gain = (f"{test['WT']['mean_diff']:+.3f} over {test['cases']} cases (p {test['WT']['p']:.2g})"
+                if test and test["WT"] else "–")
+        lines.append(f"| {name} | " + " | ".join(marks) + f" | {gain} |")
     lines += ["", "### Paired comparisons", "", "| comparison | cases | region | mean difference | wins / losses | Wilcoxon p |",
               "|---|---|---|---|---|---|"]
     for label, t in record["paired_tests"].items():
