@@ -73,6 +73,8 @@ class ModelCard:
     sequences: list[str]
     labels: list[LabelEntry]
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    expects: dict[str, Any] = field(default_factory=dict)
+    """What the training images looked like (``weakseg.clinical.checks.Expects``); empty: BraTS-style inputs."""
     inference: dict[str, Any] = field(default_factory=dict)
     regions: dict[str, list[int]] = field(default_factory=dict)
     branch_labels: list[str] = field(default_factory=list)
