@@ -106,6 +106,11 @@ def _pick_reference(images: dict[str, sitk.Image], preferred: str) -> str:
     raise WeakSegError("no MRI sequence found")
 
 
+def _agree(images: dict[str, sitk.Image], names: list[str]) -> bool:
+    first = images[names[0]]
+    return all(same_grid(images[n], first) or coverage_fraction(first, images[n]) >= MIN_OVERLAP for n in names[1:])
+
+
 def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str, Path],
                   labels: sitk.Image | None = None, reference: str = "flair", log_warnings: bool = True) -> Case:
     """Put every sequence (and labels) on the reference grid, warning when resampling.
@@ -120,6 +125,13 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
     ref = images[ref_name]
     warnings: list[str] = []
     # Refuse before resampling anything, so a bad study gives one error and no warnings.
+    outliers = [n for n, image in images.items() if not same_grid(image, ref) and coverage_fraction(ref, image) < MIN_OVERLAP]
+    others = [n for n in images if n != ref_name]
+    if len(others) >= 2 and set(outliers) == set(others) and _agree(images, others):
+        # every other sequence misses the reference but they agree with each other: the reference is the odd one
+        raise WeakSegError(f"the reference sequence '{ref_name}' does not overlap the other sequences "
+                           f"({', '.join(others)}), which agree with each other; it is damaged or from another study",
+                           sources.get(ref_name, case_id))
     for name, image in images.items():
         if not same_grid(image, ref):
             frac = coverage_fraction(ref, image)
