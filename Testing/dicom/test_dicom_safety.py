@@ -236,6 +236,27 @@ def test_tilted_series_coverage_is_physical_not_bounding_box():
     assert truth > 0.5
 
 
+def test_tilted_reference_is_not_refused_through_the_cli(tmp_path):
+    """An AC-PC-tilted FLAIR as the reference: its bounding box is much larger than its volume,
+    so a box test said the axial T1 covers 41 % (refused); it covers 68 % of the FLAIR's voxels."""
+    from weakseg.io.image import overlap_fraction
+
+    tilt = np.deg2rad(25.0)
+    direction = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
+    rng = np.random.default_rng(0)
+    flair = sitk.GetImageFromArray(rng.integers(1, 500, (30, 200, 180)).astype(np.int16))
+    flair.SetSpacing((1.0, 1.0, 4.0))
+    flair.SetDirection(direction.ravel().tolist())
+    flair.SetOrigin(tuple(-(direction @ (np.array([180, 200, 30]) * np.array([1.0, 1.0, 4.0]) / 2))))
+    t1 = sitk.GetImageFromArray(rng.integers(1, 500, (90, 200, 180)).astype(np.int16))
+    t1.SetOrigin((-90.0, -100.0, -45.0))
+    assert overlap_fraction(t1, flair) < 0.5 < coverage_fraction(flair, t1)
+    sitk.WriteImage(flair, str(tmp_path / "c_flair.nii.gz"))
+    sitk.WriteImage(t1, str(tmp_path / "c_t1.nii.gz"))
+    run = weakseg("info", tmp_path)
+    assert run.returncode == 0, run.stderr
+
+
 # --- 6. SEG with float noise in the orientation -------------------------------------------------
 
 def test_seg_export_tolerates_orientation_noise(ge, tmp_path):
