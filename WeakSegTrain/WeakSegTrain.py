@@ -262,7 +262,10 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSaveCase(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not save the labels."), waitCursor=True):
-            path = self.logic.save_case(self.ui.statusComboBox.currentText, self._parameterNode.annotator)
+            chosen = self.ui.statusComboBox.currentText
+            # "not started" is only the combo's initial value: labelled cases then become "partial" on their own.
+            path = self.logic.save_case(None if chosen == "not started" else chosen, self._parameterNode.annotator)
+            self.ui.statusComboBox.setCurrentText(self.logic.current.store.status)
             slicer.util.showStatusMessage(_("Saved {path}").format(path=str(path)), 3000)
         self.refreshCases()
 

@@ -61,6 +61,7 @@ def pythonqt_layer(monkeypatch, answers=True) -> dict:
     util.mainWindow = lambda: None
     i18n = types.ModuleType("slicer.i18n")
     i18n.tr = lambda text: text
+    i18n.translate = lambda context, text: text
     monkeypatch.setattr(QtCore.QObject, "connect", _connect, raising=False)
     for name, module in (("qt", qt), ("slicer.util", util), ("slicer.i18n", i18n)):
         monkeypatch.setitem(sys.modules, name, module)
@@ -109,10 +110,55 @@ class _Observations:
 
 
 class _ModuleWidget:
-    """``ScriptedLoadableModuleWidget`` without the application: a method-by-method test creates no panel."""
+    """``ScriptedLoadableModuleWidget`` without the application: a plain QWidget as the module panel."""
 
     def __init__(self, parent=None):
-        self.parent = parent
+        self.parent = parent or types.SimpleNamespace(isEntered=True)
+        self.moduleName = type(self).__name__[: -len("Widget")]
+
+    def setup(self):
+        import render_panels
+
+        render_panels.application()
+        self.panel = QtWidgets.QWidget()
+        self.layout = QtWidgets.QVBoxLayout(self.panel)
+
+    def resourcePath(self, relative):
+        import os
+
+        return os.path.join(os.path.dirname(sys.modules[type(self).__module__].__file__), "Resources", relative)
+
+
+def _parameter_node_wrapper(cls):
+    """``@parameterNodeWrapper`` as a namespace of the declared fields and defaults; GUI binding is not emulated
+    (the panels' bound widgets are checked against the fields by ``test_slicer_modules``)."""
+    names = list(cls.__dict__.get("__annotations__", {}))
+
+    class Wrapped(types.SimpleNamespace):
+        def __init__(self, node=None):
+            import vtk
+
+            object.__setattr__(self, "_events", vtk.vtkObject())  # the wrapped node's ModifiedEvent
+            super().__init__(**{name: getattr(cls, name, None) for name in names})
+
+        def __setattr__(self, name, value):
+            object.__setattr__(self, name, value)
+            self._events.Modified()  # as setting a parameter modifies the parameter node
+
+        def AddObserver(self, event, callback):
+            return self._events.AddObserver(event, callback)
+
+        def RemoveObserver(self, tag):
+            self._events.RemoveObserver(tag)
+
+        def connectGui(self, ui):
+            return object()
+
+        def disconnectGui(self, tag):
+            pass
+
+    Wrapped.__name__ = cls.__name__
+    return Wrapped
 
 
 def module_widget_layer(monkeypatch) -> None:
@@ -122,10 +168,25 @@ def module_widget_layer(monkeypatch) -> None:
     import slicer
 
     slicer.util.VTKObservationMixin = _Observations
+    import unittest
+
     module = types.ModuleType("slicer.ScriptedLoadableModule")
     module.ScriptedLoadableModuleWidget = _ModuleWidget
+    module.ScriptedLoadableModule = _ModuleWidget
+    module.ScriptedLoadableModuleTest = unittest.TestCase
     wrapper = types.ModuleType("slicer.parameterNodeWrapper")
-    wrapper.parameterNodeWrapper = lambda cls: cls
+    wrapper.parameterNodeWrapper = _parameter_node_wrapper
+    wrapper.WithinRange = lambda low, high: (low, high)
+    wrapper.Choice = lambda choices: tuple(choices)
+    slicer.util.setSliceViewerLayers = lambda **kwargs: None
+    slicer.util.childWidgetVariables = lambda widget: widget  # uic already sets each child as an attribute
+
+    def load_ui(path):
+        import render_panels
+
+        return render_panels.load(path)
+
+    slicer.util.loadUI = load_ui
     for name, stub in (("slicer.ScriptedLoadableModule", module), ("slicer.parameterNodeWrapper", wrapper)):
         monkeypatch.setitem(sys.modules, name, stub)
         monkeypatch.setattr(slicer, name.split(".")[1], stub, raising=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import types
 
-from PyQt5 import QtWidgets
+from PyQt5 import QtCore, QtWidgets
 
 
 class _Properties:
@@ -65,6 +65,17 @@ class ctkCollapsibleButton(_Properties, QtWidgets.QGroupBox):
 
 class ctkPathLineEdit(_Properties, QtWidgets.QLineEdit):
     Dirs, Files, Drives, NoDot, NoDotDot, Readable, Writable, Executable = 1, 2, 4, 8, 16, 32, 64, 128
+    currentPathChanged = QtCore.pyqtSignal(str)
+
+    @property
+    def currentPath(self):  # a Qt property read as an attribute, as PythonQt does
+        return self.text()
+
+    @currentPath.setter
+    def currentPath(self, path):
+        if path != self.text():
+            self.setText(path)
+            self.currentPathChanged.emit(path)
 
     def _property_set(self, key, value):
         if key == "toolTip":
@@ -72,11 +83,13 @@ class ctkPathLineEdit(_Properties, QtWidgets.QLineEdit):
 
 
 class qMRMLNodeComboBox(_Properties, QtWidgets.QComboBox):
+    currentNodeChanged = QtCore.pyqtSignal(object)
+
     def _property_set(self, key, value):
         if key == "noneDisplay":
             self.clear()
             self.addItem(value)
-        elif key == "nodeTypes" and not self.count():
+        elif key == "nodeTypes" and not self.property("count"):  # not count(): tests may make it a property
             self.addItem({"vtkMRMLScalarVolumeNode": "Select a volume",
                           "vtkMRMLSegmentationNode": "Select a segmentation"}.get(value[0], value[0]))
         elif key == "toolTip":
@@ -93,12 +106,44 @@ class qMRMLSegmentationShow3DButton(ctkMenuButton):
 
 
 class qMRMLSegmentEditorWidget(_Properties, QtWidgets.QFrame):
+    """Records the editor calls a panel makes (which effect is active, whether views are observed)."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.calls = []
+        self.observing = False
+        self.editor_node = None
         self.setFrameShape(QtWidgets.QFrame.StyledPanel)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(QtWidgets.QLabel("Segment Editor: Paint · Draw · Erase · Slice labels"))
         self.setMinimumHeight(60)
+
+    def setMRMLSegmentEditorNode(self, node):
+        self.editor_node = node
+
+    def mrmlSegmentEditorNode(self):
+        return self.editor_node
+
+    def setActiveEffect(self, effect):
+        self.calls.append(("setActiveEffect", effect))
+
+    def setActiveEffectByName(self, name):
+        self.calls.append(("setActiveEffectByName", name))
+
+    def activeEffect(self):
+        return None
+
+    def setupViewObservations(self):
+        self.observing = True
+
+    def removeViewObservations(self):
+        self.observing = False
+
+    def installKeyboardShortcuts(self):
+        self.calls.append(("installKeyboardShortcuts",))
+
+    def uninstallKeyboardShortcuts(self):
+        self.calls.append(("uninstallKeyboardShortcuts",))
 
 
 STAND_INS = {cls.__name__: cls for cls in (qMRMLWidget, ctkCollapsibleButton, ctkPathLineEdit, qMRMLNodeComboBox,

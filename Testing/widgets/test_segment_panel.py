@@ -11,7 +11,6 @@ result buttons follow the output segmentation, the device choice reaches the par
 from __future__ import annotations
 
 import json
-import types
 
 import pytest
 
@@ -22,27 +21,44 @@ import pythonqt  # noqa: E402
 import render_panels  # noqa: E402
 
 
+def _panel(monkeypatch, scene, module_name: str):
+    """The panel class a module file declares, set up as Slicer would (``module_name``: WeakSegTumor or WeakSegOAR)."""
+    import slicer
+
+    pythonqt.pythonqt_layer(monkeypatch)
+    pythonqt.module_widget_layer(monkeypatch)
+    monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
+    for name in ("WeakSegQt.runs", "WeakSegQt.models", "WeakSegQt.segment_panel"):
+        pythonqt.fresh_import(monkeypatch, render_panels.ROOT, name)
+        if name == "WeakSegQt.runs":
+            pythonqt.property_access(monkeypatch)
+    monkeypatch.syspath_prepend(str(render_panels.ROOT / module_name))
+    module = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, module_name)
+    logic_class = getattr(module, f"{module_name}Logic")
+    monkeypatch.setattr(logic_class, "getParameterNode", lambda self: None, raising=False)
+    return getattr(module, f"{module_name}Widget")()
+
+
 @pytest.fixture
 def panel(monkeypatch, mrml_scene):
-    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    widget = _panel(monkeypatch, mrml_scene, "WeakSegTumor")
+    try:
+        widget.setup()  # the panel's own setup: the shared .ui, run display, model section, every connection
+        yield widget, widget.ui, None
+    finally:
+        widget.cleanup() if hasattr(widget, "runs") else widget.removeObservers()  # no observer outlives it
 
-    shown = pythonqt.pythonqt_layer(monkeypatch)
-    pythonqt.module_widget_layer(monkeypatch)
-    ui = render_panels.load(render_panels.PANELS["WeakSegTumor"])
-    runs = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.runs")
-    controller = runs.RunController(ui)
-    pythonqt.property_access(monkeypatch)
-    module = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.segment_panel")
-    widget = module.SegmentPanelWidget()
-    widget.ui, widget.logic, widget.runs = ui, WeakSegTumorLogic(mrml_scene), controller
-    widget._parameterNode = types.SimpleNamespace(t1=None, t1c=None, t2=None, flair=None, modelFolder="",
-                                                  device="auto", tta=False, outputSegmentation=None)
-    models = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, "WeakSegQt.models")
-    widget.models = models.ModelSection(ui, widget.logic, on_changed=widget.onModelChanged)
-    for key, text in module.device_choices():
-        ui.deviceComboBox.addItem(text, key)
-    widget.models.refresh()
-    return widget, ui, shown
+
+def test_oar_panel_opens_on_export_without_the_tumour_demo(monkeypatch, mrml_scene):
+    widget = _panel(monkeypatch, mrml_scene, "WeakSegOAR")
+    try:
+        widget.setup()
+        ui = widget.ui
+        assert ui.exportCollapsibleButton.collapsed is False and ui.demoCaseButton.isHidden()
+        assert ui.modelComboBox.isHidden() and not ui.noModelLabel.isHidden()  # no OAR model ships yet
+        assert not ui.applyButton.isEnabled() and "import one" in ui.applyButton.toolTip
+    finally:
+        widget.cleanup() if hasattr(widget, "runs") else widget.removeObservers()
 
 
 def _volumes(scene):
@@ -58,6 +74,7 @@ def test_segment_is_enabled_only_when_the_model_inputs_are_there(panel, mrml_sce
     widget, ui, _shown = panel
     entry = widget.models.current()
     assert entry.id == "default-tumour" and widget._parameterNode.modelFolder == str(entry.folder)
+    assert ui.exportCollapsibleButton.collapsed is True and not ui.demoCaseButton.isHidden()
     widget._checkCanApply()
     assert not ui.applyButton.isEnabled()
     assert ui.applyButton.toolTip == "Choose a volume for: flair, t1, t1c, t2"
@@ -98,12 +115,11 @@ def test_only_the_sequences_the_model_reads_are_asked_for(panel, mrml_scene, tmp
     widget._parameterNode.flair = _volumes(mrml_scene)["flair"]
     widget._checkCanApply()
     assert ui.applyButton.isEnabled()  # FLAIR is all this model needs
-    # The OAR panel today: no model, every row shown, Segment says how to get one.
+    # With no model (the OAR panel today) every row is shown again.
     widget.logic = WeakSegOARLogic(mrml_scene)
     widget.models.logic = widget.logic
     widget.models.refresh()
     assert not ui.t1Selector.isHidden() and not ui.noModelLabel.isHidden()
-    assert not ui.applyButton.isEnabled() and "import one" in ui.applyButton.toolTip
 
 
 def test_result_panel_follows_the_output_segmentation(panel, mrml_scene):
