@@ -28,4 +28,5 @@ def model_dir(tmp_path_factory):
     torch.manual_seed(0)
     method = MixedMethod(MixedConfig(**TINY_NET))
     card = method.model_card("tiny-faults", {"protocol": "untrained, for tests"}, {}, "", "tiny test model")
+    card.expects = {"spacing_mm": [5.0, 5.0, 5.0], "spacing_tolerance_mm": 1.0, "min_slices": 4}  # the tiny phantoms
     return save_model(method.build_network(), card, tmp_path_factory.mktemp("models") / "tiny-faults")

@@ -52,7 +52,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def assert_one_line_error(proc_stderr: str, *words: str) -> None:
-    lines = [line for line in proc_stderr.strip().splitlines() if line.strip()]
+    """Exactly one error line (warnings may precede it), no traceback, naming ``words``."""
+    lines = [line for line in proc_stderr.strip().splitlines() if line.strip() and "warning:" not in line]
     assert len(lines) == 1, proc_stderr
     assert "Traceback" not in proc_stderr and "internal error" not in proc_stderr, proc_stderr
     for word in words:

@@ -9,6 +9,8 @@ import shutil
 import pytest
 from fault_helpers import assert_no_partial, assert_one_line_error, cli, fill, snapshot, tiny_disk, weakseg
 
+from weakseg.io.output_set import STAGING_PREFIX
+
 
 @pytest.fixture()
 def disk(tmp_path):
@@ -81,4 +83,5 @@ def test_full_disk_through_the_real_interpreter_is_one_line(case_dir, model_dir,
     fill(disk, 0)
     proc = weakseg("segment", case_dir, "--model", model_dir, "--out", disk / "out", "--device", "cpu")
     assert proc.returncode == 2
-    assert_one_line_error(proc.stderr, "no space left")
+    assert_one_line_error(proc.stderr, "no space left", str(disk / "out"))
+    assert STAGING_PREFIX not in proc.stderr, "the message names a temporary file, not the output"

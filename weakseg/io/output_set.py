@@ -199,10 +199,13 @@ class OutputSet:
 
     def _named(self, exc: OSError) -> WeakSegError:
         """The OS error, naming the final file rather than its staging copy."""
-        name = Path(exc.filename).name if exc.filename else None
-        final = next((p for p in self.final.values() if p.name == name), None)
-        if final is not None:
-            exc.filename = str(final)
+        if exc.filename:
+            written = Path(exc.filename)
+            final = next((p for p in self.final.values() if _same_output(written, p)), None)
+            if final is not None:
+                exc.filename = str(final)
+            elif any(folder in written.parents for folder in self._staging.values()):
+                exc.filename = str(written.parent.parent)
         return from_os_error(exc, path=self.out_dir or next(iter(self.final.values()), None),
                              doing=f"cannot write the {self.what}")
 
@@ -239,6 +242,14 @@ class OutputSet:
             lock.release()
         self._locks.clear()
         self._staging.clear()
+
+
+def _same_output(written: Path, final: Path) -> bool:
+    """True when ``written`` is ``final``'s staged copy, or the temporary file of an atomic write of it."""
+    if written.name == final.name:
+        return True
+    stem, suffix = final.name.split(".")[0][:40], "".join(final.suffixes)[-40:]
+    return written.name.startswith(f".{stem}.") and written.name.endswith(suffix)
 
 
 def _finish(staging: Path) -> None:
