@@ -11,6 +11,7 @@ result buttons follow the output segmentation, the device choice reaches the par
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 
@@ -28,7 +29,7 @@ def _panel(monkeypatch, scene, module_name: str):
     pythonqt.pythonqt_layer(monkeypatch)
     pythonqt.module_widget_layer(monkeypatch)
     monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
-    for name in ("WeakSegQt.runs", "WeakSegQt.models", "WeakSegQt.segment_panel"):
+    for name in ("WeakSegQt.runs", "WeakSegQt.models", "WeakSegQt.dependencies", "WeakSegQt.segment_panel"):
         pythonqt.fresh_import(monkeypatch, render_panels.ROOT, name)
         if name == "WeakSegQt.runs":
             pythonqt.property_access(monkeypatch)
@@ -151,3 +152,34 @@ def test_device_choice_reaches_the_parameters(panel):
     assert keys[:3] == ["auto", "cpu", "cuda"]
     widget.onDeviceChanged(1)
     assert widget._parameterNode.device == "cpu"
+
+
+def test_demo_case_then_segment_from_the_panel(panel, mrml_scene, monkeypatch, tmp_path):
+    """The user's first minutes: Load demo case, Segment, see the result; the job folder is gone afterwards."""
+    import tempfile
+    import time
+
+    import slicer
+
+    widget, ui, _ = panel
+    temporary = tmp_path / "slicer-temp"
+    temporary.mkdir()
+    monkeypatch.setattr(slicer, "app", types.SimpleNamespace(temporaryPath=str(temporary)), raising=False)
+    monkeypatch.setattr(slicer.util, "tempDirectory", lambda key: tempfile.mkdtemp(prefix=key, dir=tmp_path),
+                        raising=False)
+    widget.onDemoCase()
+    assert all(getattr(widget._parameterNode, name) is not None for name in ("t1", "t1c", "t2", "flair"))
+    assert ui.applyButton.isEnabled()
+    widget.onSegment()
+    assert widget.runs.busy and not ui.applyButton.isEnabled()  # one job at a time
+    end = time.monotonic() + 300
+    while widget.runs.busy and time.monotonic() < end:
+        render_panels.application().processEvents()
+        time.sleep(0.05)
+    result = widget._parameterNode.outputSegmentation
+    assert result is not None and result.GetSegmentation().GetNumberOfSegments() == 3
+    assert ui.lowConfidenceList.count() == len(widget.logic.low_confidence_slices(result))
+    log = ui.logTextEdit.toPlainText().splitlines()
+    assert log[0].startswith("Demo case loaded") and "Computed on: cpu" in log and log[-1] == "Segment finished"
+    assert ui.editButton.isEnabled() and ui.applyButton.isEnabled()
+    assert list(temporary.iterdir()) == []  # the copies of the images and the worker's files are removed
