@@ -11,7 +11,9 @@ result buttons follow the output segmentation, the device choice reaches the par
 from __future__ import annotations
 
 import json
+import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +28,7 @@ def _panel(monkeypatch, scene, module_name: str):
     """The panel class a module file declares, set up as Slicer would (``module_name``: WeakSegTumor or WeakSegOAR)."""
     import slicer
 
-    pythonqt.pythonqt_layer(monkeypatch)
+    shown = pythonqt.pythonqt_layer(monkeypatch)
     pythonqt.module_widget_layer(monkeypatch)
     monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
     for name in ("WeakSegQt.runs", "WeakSegQt.models", "WeakSegQt.dependencies", "WeakSegQt.segment_panel"):
@@ -37,21 +39,21 @@ def _panel(monkeypatch, scene, module_name: str):
     module = pythonqt.fresh_import(monkeypatch, render_panels.ROOT, module_name)
     logic_class = getattr(module, f"{module_name}Logic")
     monkeypatch.setattr(logic_class, "getParameterNode", lambda self: None, raising=False)
-    return getattr(module, f"{module_name}Widget")()
+    return getattr(module, f"{module_name}Widget")(), shown
 
 
 @pytest.fixture
 def panel(monkeypatch, mrml_scene):
-    widget = _panel(monkeypatch, mrml_scene, "WeakSegTumor")
+    widget, shown = _panel(monkeypatch, mrml_scene, "WeakSegTumor")
     try:
         widget.setup()  # the panel's own setup: the shared .ui, run display, model section, every connection
-        yield widget, widget.ui, None
+        yield widget, widget.ui, shown
     finally:
         widget.cleanup() if hasattr(widget, "runs") else widget.removeObservers()  # no observer outlives it
 
 
 def test_oar_panel_opens_on_export_without_the_tumour_demo(monkeypatch, mrml_scene):
-    widget = _panel(monkeypatch, mrml_scene, "WeakSegOAR")
+    widget, _shown = _panel(monkeypatch, mrml_scene, "WeakSegOAR")
     try:
         widget.setup()
         ui = widget.ui
@@ -183,3 +185,76 @@ def test_demo_case_then_segment_from_the_panel(panel, mrml_scene, monkeypatch, t
     assert log[0].startswith("Demo case loaded") and "Computed on: cpu" in log and log[-1] == "Segment finished"
     assert ui.editButton.isEnabled() and ui.applyButton.isEnabled()
     assert list(temporary.iterdir()) == []  # the copies of the images and the worker's files are removed
+
+
+def test_export_from_the_panel_references_the_database_series_and_imports_the_result(panel, mrml_scene, monkeypatch,
+                                                                                     tmp_path):
+    """Export RTSTRUCT as the user meets it: the series comes from the DICOM database, the result goes back in."""
+    import tempfile
+    import time
+
+    import numpy as np
+    import pydicom
+    import SimpleITK as sitk
+    import slicer
+    from slicer import vtkMRMLSubjectHierarchyNode
+
+    from weakseg.rt.series import write_synthetic_series
+    from weakseg_mrml.segmentation import SegmentSpec, segmentation_from_labelmap
+    from weakseg_mrml.volumes import add_volume_from_image
+
+    widget, ui, _ = panel
+    array = np.zeros((8, 24, 24), np.uint8)
+    array[2:6, 6:18, 6:18] = 2
+    image = sitk.GetImageFromArray((array * 100 + 20).astype(np.int16))
+    image.SetSpacing((1.0, 1.0, 3.0))
+    write_synthetic_series(image, tmp_path / "database" / "series", "MR")
+    files = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID: str(p)
+             for p in sorted((tmp_path / "database" / "series").iterdir())}
+    volume = add_volume_from_image(mrml_scene, image, "flair")
+    sh = vtkMRMLSubjectHierarchyNode.GetSubjectHierarchyNode(mrml_scene)
+    sh.SetItemAttribute(sh.GetItemByDataNode(volume), "DICOM.instanceUIDs", " ".join(files))  # as the DICOM plugin
+    labels = sitk.GetImageFromArray(array)
+    labels.CopyInformation(image)
+    node = segmentation_from_labelmap(mrml_scene, labels, [SegmentSpec("edema", 2, "Edema", (0.3, 0.7, 1.0))],
+                                      name="result", volume_node=volume)
+    widget._parameterNode.outputSegmentation = node
+
+    imported = []
+
+    def import_dicom(folder, copyFiles=False):
+        written = sorted(Path(folder).iterdir())
+        imported.append(([p.name for p in written], copyFiles, pydicom.dcmread(written[0]).Modality))
+
+    monkeypatch.setattr(slicer, "dicomDatabase", types.SimpleNamespace(fileForInstance=files.get), raising=False)
+    monkeypatch.setitem(sys.modules, "DICOMLib", types.SimpleNamespace(DICOMUtils=types.SimpleNamespace(
+        importDicom=import_dicom)))
+    work_root = tmp_path / "slicer-temp"
+    work_root.mkdir()
+    monkeypatch.setattr(slicer.util, "tempDirectory", lambda key: tempfile.mkdtemp(prefix=key, dir=work_root),
+                        raising=False)
+    assert ui.exportRtstructButton.isEnabled()
+    widget.onExport("rtstruct")
+    end = time.monotonic() + 300
+    while widget.runs.busy and time.monotonic() < end:
+        render_panels.application().processEvents()
+        time.sleep(0.05)
+    assert imported == [(["RTSTRUCT.dcm"], True, "RTSTRUCT")]  # a copy goes into the database
+    assert list(work_root.iterdir()) == []  # the temporary export folder (links to the series, the file) is gone
+    assert ui.logTextEdit.toPlainText().splitlines()[-1] == "Export RTSTRUCT finished"
+
+
+def test_export_of_a_volume_not_from_dicom_says_so(panel, mrml_scene):
+    from weakseg_mrml.segmentation import SegmentSpec, segmentation_from_labelmap
+
+    import SimpleITK as sitk
+
+    widget, ui, shown = panel
+    volume = _volumes(mrml_scene)["flair"]
+    labels = sitk.Image([8, 8, 4], sitk.sitkUInt8)
+    node = segmentation_from_labelmap(mrml_scene, labels, [SegmentSpec("edema", 2, "Edema", (0.3, 0.7, 1.0))],
+                                      name="result", volume_node=volume)
+    widget._parameterNode.outputSegmentation = node
+    widget.onExport("seg")
+    assert not widget.runs.busy
+    assert len(shown["errors"]) == 1 and "not loaded from the DICOM database" in shown["errors"][0]
