@@ -126,7 +126,13 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        self.setParameterNode(SegmentParameterNode(self.logic.getParameterNode()))
+        node = self.logic.getParameterNode()
+        fresh = node is not None and not node.GetParameterNames()  # a new scene: start from the user's settings
+        self.setParameterNode(SegmentParameterNode(node))
+        if fresh:
+            from WeakSegQt.settings import preferred_device
+
+            self._parameterNode.device = preferred_device()
         if not any(getattr(self._parameterNode, s) for s in SEQUENCES):
             self.onAutoAssign()
 

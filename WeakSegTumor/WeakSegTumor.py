@@ -49,6 +49,13 @@ class WeakSegTumor(ScriptedLoadableModule):
         self.parent.helpText += " " + _('See the <a href="{url}">documentation</a>.').format(url=HELP_URL)
         self.parent.acknowledgementText = _(
             "Models trained on BraTS data are for research use only, not for clinical decisions.")
+        slicer.app.connect("startupCompleted()", _register_settings)
+
+
+def _register_settings():
+    from WeakSegQt.settings import register_settings
+
+    register_settings()
 
 
 class WeakSegTumorWidget(SegmentPanelWidget):
