@@ -249,3 +249,26 @@ def test_quiet_load_keeps_warnings_for_a_caller_that_may_refuse_the_case(tmp_pat
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def _two_cases(root: Path) -> Path:
+    for name in ("A", "B"):
+        (root / name).mkdir(parents=True)
+        _write(_volume(), root / name / f"{name}_flair.nii.gz")
+    return root
+
+
+@pytest.mark.parametrize("build", [
+    lambda d: (["info", "--flair", d / ("x" * 300 + ".nii.gz")], "file name too long"),
+    lambda d: (["manifest", "create", _two_cases(d / "data"), "--out", d / "a_file" / "m.json", "--folds", "2"], d / "a_file"),
+    lambda d: (["labels", "set-range", d / "a_file", "1", "2", "--class", "WT"], "case folder not found"),
+    lambda d: (["labels", "set-range", d, "1", "2", "--class", "a\x01b"], "--class"),
+])
+def test_operating_system_errors_are_bad_input_naming_the_path(tmp_path, build):
+    """ENAMETOOLONG, ENOTDIR and friends are the user's files, not bugs: exit 2, one line, no traceback."""
+    (tmp_path / "a_file").write_text("not a folder")
+    args, expected = build(tmp_path)
+    proc = weakseg(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert str(expected) in proc.stderr, proc.stderr

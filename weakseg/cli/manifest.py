@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from weakseg.io.output_set import check_destination
+
+    check_destination([Path(args.out)], what="manifest")  # before hashing the whole dataset
     manifest = build_manifest(args.data_dir, args.folds, args.seed)
     path = write_manifest(manifest, args.out)
     sizes = ", ".join(str(len(f)) for f in manifest.folds)
