@@ -144,10 +144,17 @@ def check_value(value: Any, hint: Any, meta: Mapping[str, Any], what: str, path:
         if bad:
             allowed = ", ".join(keys) if isinstance(keys, tuple) else meta.get("help") or "see the documentation"
             raise WeakSegError(f"{what}: unknown key(s) {', '.join(map(repr, bad))} (allowed: {allowed})", path)
-    if typing.get_origin(hint) is tuple or (typing.get_origin(hint) in (typing.Union, types.UnionType)
-                                            and isinstance(value, list)):
+    if isinstance(value, list) and _wants_tuple(value, hint):
         return tuple(value)
     return value
+
+
+def _wants_tuple(value: list, hint: Any) -> bool:
+    """True when ``hint`` takes ``value`` as a tuple (``tuple[float, float]``, alone or in a union), not a list."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(hint) if _conforms(value, a)]
+        return bool(members) and typing.get_origin(members[0]) is tuple
+    return typing.get_origin(hint) is tuple
 
 
 def _short(value: Any) -> str:
