@@ -28,6 +28,7 @@ ENGINE_REQUIREMENTS = (  # keep in step with pyproject.toml [project] dependenci
     "safetensors>=0.4",
     "tqdm>=4.66",
     "matplotlib>=3.8",
+    "deepbet==1.0.2",  # brain extraction of clinical studies (weakseg.clinical.brain checks its networks' SHA-256)
 )
 
 SLICER_OWNED = frozenset({"numpy", "simpleitk", "vtk", "torch", "torchvision", "requests", "pip", "setuptools",

@@ -19,8 +19,8 @@ JOB_PACKAGES: dict[str, tuple[str, ...] | None] = {
     "segment": None,  # None: every engine requirement (torch, safetensors, matplotlib for the review montage, ...)
     "train": None,
     "export-rtstruct": _EXPORT,
-    # weakseg.rt's package __init__ imports the RTSTRUCT writer (scikit-image) even for SEG.
-    "export-seg": _EXPORT + ("highdicom",),
+    # SEG needs no contours, so no scikit-image (weakseg.rt imports it only where contours are made).
+    "export-seg": tuple(n for n in _EXPORT if n != "scikit-image") + ("highdicom",),
 }
 
 TORCH = "torch"

@@ -4,15 +4,35 @@ as partial labels, and DICOM SEG. See docs in each module; the entry points are 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import SimpleITK as sitk
+# Imports are lazy: ``weakseg.rt.series`` or SEG export must not pull in scikit-image (the RTSTRUCT
+# contour code), which a fresh Slicer lacks.
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
-from weakseg.rt.rtstruct_write import RtExportConfig, write_rtstruct
-from weakseg.rt.segments import SegmentSet, read_segments, segments_from_label_image
-from weakseg.rt.series import ReferenceSeries, read_reference_series
+    from weakseg.rt.rtstruct_write import RtExportConfig
+    from weakseg.rt.segments import SegmentSet
+    from weakseg.rt.series import ReferenceSeries
+
+_LAZY = {"RtExportConfig": "weakseg.rt.rtstruct_write", "SegmentSet": "weakseg.rt.segments",
+         "read_segments": "weakseg.rt.segments", "read_reference_series": "weakseg.rt.series",
+         "ReferenceSeries": "weakseg.rt.series"}
 
 
-def _as_segments(labels: sitk.Image | SegmentSet | str | Path, names: dict | None) -> SegmentSet:
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'weakseg.rt' has no attribute {name!r}")
+
+
+def _as_segments(labels, names: dict | None):
+    import SimpleITK as sitk
+
+    from weakseg.rt.segments import SegmentSet, read_segments, segments_from_label_image
+
     if isinstance(labels, SegmentSet):
         return labels
     if isinstance(labels, sitk.Image):
@@ -22,6 +42,7 @@ def _as_segments(labels: sitk.Image | SegmentSet | str | Path, names: dict | Non
 
 def _prepare(labels, names, reference, expected):
     from weakseg.rt.reference import ExpectedIdentity, provenance_identity, verify_reference
+    from weakseg.rt.series import ReferenceSeries, read_reference_series
 
     source = labels if isinstance(labels, (str, Path)) else None
     if expected is None:
@@ -32,8 +53,8 @@ def _prepare(labels, names, reference, expected):
     return segset, series, source
 
 
-def export_rtstruct(labels: sitk.Image | SegmentSet | str | Path, names: dict | None,
-                    reference: str | Path | ReferenceSeries, out_path: str | Path, config: RtExportConfig | None = None,
+def export_rtstruct(labels: "sitk.Image | SegmentSet | str | Path", names: dict | None,
+                    reference: "str | Path | ReferenceSeries", out_path: str | Path, config: "RtExportConfig | None" = None,
                     expected=None) -> Path:
     """Write ``labels`` as an RTSTRUCT referencing the image series in ``reference`` (a folder or a read series).
 
@@ -42,14 +63,17 @@ def export_rtstruct(labels: sitk.Image | SegmentSet | str | Path, names: dict | 
     for values 1-4, else Label_<value>); ``expected``: a ``weakseg.rt.reference.ExpectedIdentity``
     (None: from the provenance beside a labels file). The reference must be the labels' patient.
     """
+    from weakseg.rt.rtstruct_write import RtExportConfig, write_rtstruct
+
     segset, series, source = _prepare(labels, names, reference, expected)
     return write_rtstruct(segset, series, out_path, config or RtExportConfig(), source=source)
 
 
-def export_seg(labels: sitk.Image | SegmentSet | str | Path, names: dict | None,
-               reference: str | Path | ReferenceSeries, out_path: str | Path, config: RtExportConfig | None = None,
+def export_seg(labels: "sitk.Image | SegmentSet | str | Path", names: dict | None,
+               reference: "str | Path | ReferenceSeries", out_path: str | Path, config: "RtExportConfig | None" = None,
                expected=None) -> Path:
     """Write ``labels`` as a binary DICOM SEG of the series in ``reference`` (same codes and checks as the RTSTRUCT)."""
+    from weakseg.rt.rtstruct_write import RtExportConfig
     from weakseg.rt.seg_write import write_seg
 
     segset, series, source = _prepare(labels, names, reference, expected)

@@ -25,7 +25,7 @@ class Code:
     scheme: str = "SCT"
 
 
-ANATOMICAL_STRUCTURE = Code("91723000", "Anatomical Structure")
+ANATOMICAL_STRUCTURE = Code("123037004", "Anatomical Structure")  # DICOM CID 7150, as in Slicer's master list
 MORPHOLOGICALLY_ALTERED = Code("49755003", "Morphologically Altered Structure")
 
 INTERPRETED_TYPES = ("EXTERNAL", "PTV", "CTV", "GTV", "TREATED_VOLUME", "IRRAD_VOLUME", "OAR", "BOLUS",

@@ -26,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.draw import polygon as draw_polygon
-from skimage.measure import find_contours, points_in_poly
+
+# scikit-image is imported where it is used: SEG export and series reading must work without it (a fresh
+# Slicer lacks it), only contour extraction and rasterisation need it.
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def effective_tolerance_mm(spacing_rc: tuple[float, float], tolerance_mm: float)
 
 def _raw_rings(plane: np.ndarray, pixel_area: float, min_area_mm2: float) -> list[tuple[np.ndarray, float]]:
     """(open ring in plane pixel coordinates, signed area in pixels) above the minimum area."""
+    from skimage.measure import find_contours
+
     rows, cols = np.nonzero(plane)
     r0, c0 = rows.min(), cols.min()
     padded = np.pad(plane[r0:rows.max() + 1, c0:cols.max() + 1].astype(np.float32), 1)
@@ -136,6 +139,8 @@ def simplify_rings(rings: list[np.ndarray], tolerance: float) -> list[np.ndarray
 
 def rasterise_rings(rings_rc: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Even-odd fill of the closed (row, col) polygons of one plane."""
+    from skimage.draw import polygon as draw_polygon
+
     out = np.zeros(shape, dtype=bool)
     for rc in rings_rc:
         rr, cc = draw_polygon(rc[:, 0], rc[:, 1], shape)
@@ -155,6 +160,8 @@ def _splice(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def keyhole(rings: list[Ring]) -> list[np.ndarray]:
     """One polygon per outer ring with its holes spliced in (see module docstring)."""
+    from skimage.measure import points_in_poly
+
     outers = [r for r in rings if not r.hole]
     merged = [r.points for r in outers]
     for hole in (r for r in rings if r.hole):
