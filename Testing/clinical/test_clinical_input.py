@@ -147,3 +147,16 @@ def test_working_grid_and_labels_back_keep_volume():
     there = resample_onto(labels, grid, nearest=True)
     back = labels_onto(there, thick)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(back), arr)
+
+
+def test_worker_segment_job_takes_the_preprocessing_choice(degraded, tmp_path):
+    from weakseg.worker.client import WorkerClient
+
+    folder, _ = degraded
+    outcome = WorkerClient("segment", {"case": str(folder), "out": str(tmp_path / "out"), "preprocess": "none",
+                                       "device": "cpu"}).start().wait(timeout=300)
+    assert not outcome.ok and "not what the model was trained on" in outcome.message
+    assert "--preprocess auto" in outcome.message and not (tmp_path / "out").exists()
+    outcome = WorkerClient("segment", {"case": str(folder), "out": str(tmp_path / "out"), "preprocess": "sometimes"}
+                           ).start().wait(timeout=120)
+    assert not outcome.ok and "preprocess" in outcome.message

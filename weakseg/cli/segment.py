@@ -60,7 +60,7 @@ def _rt_available() -> bool:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from weakseg.inference import InferenceConfig, segment_case, write_outputs
+    from weakseg.inference import InferenceConfig, write_outputs
     from weakseg.inference.outputs import segment_outputs
     from weakseg.models import load_model
 
@@ -78,14 +78,12 @@ def run(args: argparse.Namespace) -> int:
     config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads,
                              min_component_fraction=args.min_component)
     model = load_model(args.model)
-    case.require(model.card.sequences)
-    prepared = _prepare(case, model, args)
-    if prepared is None:
-        result = segment_case(case, model, config, progress=progress, case_id=args.case_id)
-    else:
-        from weakseg.clinical import segment_prepared
+    import logging
 
-        result = segment_prepared(prepared, model, config, progress=progress, case_id=args.case_id)
+    from weakseg.clinical import segment_checked
+
+    result, _ = segment_checked(case, model, config, mode=args.preprocess, n4=args.n4, progress=progress,
+                                case_id=args.case_id, notify=logging.getLogger("weakseg").warning)
     with outputs:
         paths = write_outputs(result, outputs, case)
         if rtstruct:
@@ -98,21 +96,6 @@ def run(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"{kind:<12} {path}")
     return 0
-
-
-def _prepare(case, model, args):
-    """Fitness checks against the card's ``expects``; the prepared case, or None when the case is fit as it is."""
-    import logging
-
-    from weakseg.clinical import ClinicalConfig, Expects, describe, prepare
-    from weakseg.clinical.brain import BrainConfig
-
-    device = "cpu" if args.device in ("auto", "cpu") else args.device
-    config = ClinicalConfig(mode=args.preprocess, n4=args.n4, brain=BrainConfig(device=device))
-    prepared = prepare(case, Expects.from_card(model.card), config)
-    if prepared is not None:
-        logging.getLogger("weakseg").warning(describe(prepared))
-    return prepared
 
 
 def _rt_reference(folder: str, case, args):

@@ -106,7 +106,7 @@ def _run(case, fitness: Fitness, wanted: set[str], config: ClinicalConfig) -> Pr
     grid = working_grid(ref, config.spacing_mm)
     images = {name: resample_onto(image, grid, transforms.get(name)) for name, image in originals.items()}
     steps.append({"step": "resample", "grid_size": list(grid.GetSize()), "spacing_mm": config.spacing_mm,
-                  "orientation": "LPS", "interpolation": "B-spline", "seconds": round(time.perf_counter() - started, 2)})
+                  "orientation": "LPS", "interpolation": "linear", "seconds": round(time.perf_counter() - started, 2)})
     if "n4" in wanted:
         for name in list(images):
             started = time.perf_counter()
@@ -159,6 +159,24 @@ def segment_prepared(prepared: Prepared, model, config, progress=None, cancel=No
     return result
 
 
+def segment_checked(case, model, config, mode: str = "auto", n4: bool = False, progress=None, cancel=None,
+                    case_id: str | None = None, notify=None):
+    """What ``weakseg segment`` and the worker's segment job both do: check, prepare if needed, segment.
+
+    Returns (result, prepared or None); ``notify(line)`` hears what preprocessing did and why.
+    """
+    from weakseg.inference import segment_case
+
+    case.require(model.card.sequences)
+    device = "cpu" if config.device in ("auto", "cpu") else config.device
+    prepared = prepare(case, Expects.from_card(model.card), ClinicalConfig(mode=mode, n4=n4, brain=BrainConfig(device=device)))
+    if prepared is None:
+        return segment_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id), None
+    if notify is not None:
+        notify(describe(prepared))
+    return segment_prepared(prepared, model, config, progress=progress, cancel=cancel, case_id=case_id), prepared
+
+
 def describe(prepared: Prepared | None) -> str:
     """One line for the terminal: what was done and why."""
     if prepared is None:
@@ -167,5 +185,5 @@ def describe(prepared: Prepared | None) -> str:
     return f"preprocessed ({done}) because: {prepared.fitness.summary()}"
 
 
-__all__ = ["ClinicalConfig", "Prepared", "prepare", "segment_prepared", "describe", "MODES"]
+__all__ = ["ClinicalConfig", "Prepared", "prepare", "segment_prepared", "segment_checked", "describe", "MODES"]
 

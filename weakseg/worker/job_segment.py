@@ -35,6 +35,8 @@ class SegmentParameters:
     min_component: float | None = spec(None, minimum=0.0, maximum=1.0)
     prefix: str | None = spec(None, name=True)
     case_id: str | None = spec(None, name=True)
+    preprocess: str = spec("auto", choices=("auto", "none", "force"))
+    n4: bool = False
     low_confidence: tuple[float, float] = (0.25, 0.75)
 
 
@@ -51,7 +53,7 @@ def run(parameters: dict, events, job) -> dict:
     if not 0.0 <= low <= high <= 1.0:
         raise WeakSegError("segment job parameter 'low_confidence' must be [low, high] with 0 <= low <= high <= 1",
                            job.path)
-    from weakseg.inference import InferenceConfig, segment_case, write_outputs
+    from weakseg.inference import InferenceConfig, write_outputs
     from weakseg.inference.outputs import segment_outputs
     from weakseg.io.case import load_case
     from weakseg.models import load_model
@@ -64,8 +66,11 @@ def run(parameters: dict, events, job) -> dict:
     model = load_model(p.model, device="cpu")
     config = InferenceConfig(device=p.device, tta=p.tta, batch_size=p.batch_size, threads=p.threads,
                              min_component_fraction=p.min_component)
-    result = segment_case(case, model, config, progress=events.engine_progress, cancel=threading.Event(),
-                          case_id=p.case_id)
+    from weakseg.clinical import segment_checked
+
+    notes: list[str] = []
+    result, prepared = segment_checked(case, model, config, mode=p.preprocess, n4=p.n4, progress=events.engine_progress,
+                                       cancel=threading.Event(), case_id=p.case_id, notify=notes.append)
     events.progress("write", fraction=0.0, message="writing outputs")
     paths = write_outputs(result, outputs, case)
     events.progress("write", fraction=1.0, message="outputs written")
@@ -79,7 +84,9 @@ def run(parameters: dict, events, job) -> dict:
         "labels": [asdict(entry) for entry in result.label_entries],
         "tumour": card.method != "oar",
         "provenance": result.provenance,
-        "parameters": {"device": p.device, "tta": p.tta, "batch_size": p.batch_size, "reference": p.reference},
+        "parameters": {"device": p.device, "tta": p.tta, "batch_size": p.batch_size, "reference": p.reference,
+                       "preprocess": p.preprocess},
+        "preprocessing": prepared.provenance() if prepared is not None else None,
         "low_confidence_slices": low_confidence_slices(result.slice_table, low, high),
-        "warnings": list(case.warnings),
+        "warnings": list(case.warnings) + notes,
     }
