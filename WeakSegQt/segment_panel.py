@@ -40,6 +40,7 @@ class SegmentParameterNode:
     modelFolder: str = ""
     device: str = "auto"
     tta: bool = False
+    preprocess: bool = True  # the engine's --preprocess auto (off: none, unfit images are refused)
     outputSegmentation: vtkMRMLSegmentationNode
 
 
@@ -216,6 +217,7 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Segment could not start."), waitCursor=True):
             node = self._parameterNode
             run = self.logic.start_segment(self._inputs(), node.modelFolder, device=node.device, tta=node.tta,
+                                           preprocess="auto" if node.preprocess else "none",
                                            work_dir=slicer.app.temporaryPath,  # removed after import
                                            output_node=node.outputSegmentation)
             self.runs.start(run, _("Segment"), self.onSegmentDone)

@@ -80,13 +80,14 @@ class SegmentLogic(SceneLogic):
     # ------------------------------------------------------------------ segmenting
 
     def start_segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
-                      work_dir: str | Path | None = None, output_node=None, keep_outputs: str | Path | None = None) -> Run:
+                      preprocess: str = "auto", work_dir: str | Path | None = None, output_node=None, keep_outputs: str | Path | None = None) -> Run:
         """Write the inputs, start the worker and return the run (``run.finish()`` gives the node).
 
         The job folder holds copies of patient images: it is removed once the result is in the
         scene (``work_dir`` is where it is made, e.g. ``slicer.util.tempDirectory()``). The worker's
         files (labels, probabilities, review montage) are kept only in ``keep_outputs`` when given.
         ``output_node``: an existing segmentation to fill (its segments are replaced), else a new one.
+        ``preprocess``: the engine's checks and preprocessing (``auto``, ``none`` or ``force``).
         """
         entry = self.model(model)
         inputs = {k: v for k, v in inputs.items() if v is not None}
@@ -100,7 +101,7 @@ class SegmentLogic(SceneLogic):
         reference = self.reference_sequence(inputs, entry)
         out = Path(keep_outputs) if keep_outputs else work / "out"
         parameters = {"sequences": files, "model": str(entry.folder), "out": str(out), "device": device,
-                      "tta": tta, "reference": reference}
+                      "tta": tta, "reference": reference, "preprocess": preprocess}
         volume = inputs[reference]
         return Run.start("segment", parameters, lambda result: self.import_result(result, volume, output_node),
                          env=self.worker_env, work_dir=work, scratch=[work])
