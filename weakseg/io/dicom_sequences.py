@@ -78,6 +78,7 @@ _EXCLUDE = {
     "a subtraction": {"sub", "subtraction", "subtract", "subtracted"},
     "a parametric map": {"map", "maps", "mapping", "t1map", "t2map", "relaxometry", "qmap", "mdme", "inv1", "inv2"},
     "a special-purpose sequence": {"fiesta", "ciss", "drive", "cine", "myelo", "mrcp"},
+    "a proton-density or STIR image": {"pd", "pdw", "pdfs", "stir", "dualecho"},
 }
 _EXCLUDE_WORD = {word: kind for kind, words in _EXCLUDE.items() for word in words}
 
@@ -105,6 +106,8 @@ def _normalise(text: str) -> str:
     text = text.replace("t2*", " t2star ").replace("t2 *", " t2star ")
     text = re.sub(r"t2[\s_-]*star", " t2star ", text)
     text = re.sub(r"dark[\s_-]*fl(uid)?(?![a-z])|(?<![a-z])da[\s_-]*fl(?![a-z])", " darkfluid ", text)
+    text = re.sub(r"mp[\s_-]+rage", " mprage ", text)
+    text = re.sub(r"dual[\s_-]*echo", " dualecho ", text)
     text = re.sub(r"\+\s*(c|gd|gad|km|contrast|ce)\b|\b(c|gd|km)\s*\+|\+", " + ", text)
     text = re.sub(r"(?<=[a-z])(?=\d{3,})", " ", text)         # 'dwi1000' → 'dwi 1000'
     text = re.sub(r"[^a-z0-9+]+", " ", text)
@@ -214,6 +217,9 @@ def classify(series: SeriesHeaders) -> SequenceGuess:
     else:
         why.append(f"{source} '{text}'")
         ti = series.inversion_time
+        if weighting == "flair" and "tirm" in tokens and "darkfluid" not in tokens and ti is not None and ti < 400:
+            return SequenceGuess(None, STRONG, why + [f"TIRM with inversion time {ti:g} ms is a STIR, not a FLAIR"],
+                                 contrast)
         if weighting == "t2" and ti is not None and ti >= 1400:
             weighting = "flair"
             why.append(f"inversion time {ti:g} ms: fluid-attenuated")
