@@ -54,13 +54,21 @@ def describe(case: Case) -> dict:
 
 def describe_series(folder: str) -> list[dict]:
     """The series of a DICOM folder and the sequence each would be loaded as."""
-    from weakseg.io.dicom import assign_sequences, list_series
+    from weakseg.io.dicom import assign_sequences, describe_assignment, list_series
 
     series = list_series(folder)
     chosen, _ = assign_sequences(series)
     assigned = {id(v): k for k, v in chosen.items()}
-    return [{"uid": s.uid, "number": s.series_number, "description": s.description, "modality": s.modality,
-             "files": s.n_files, "sequence": assigned.get(id(s))} for s in series]
+    guesses = describe_assignment(series)
+    rows = []
+    for s in series:
+        guess = guesses.get(s.uid)
+        rows.append({"uid": s.uid, "number": s.series_number, "description": s.description, "modality": s.modality,
+                     "files": s.n_files, "sequence": assigned.get(id(s)),
+                     "reads_as": guess.sequence if guess else None,
+                     "confidence": round(guess.confidence, 2) if guess else None,
+                     "why": guess.reason() if guess else "not an MR volume"})
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         for row in rows:
             print(f"{row['number'] if row['number'] is not None else '-':>4}  {row['sequence'] or '-':<6} {row['modality']:<8} "
-                  f"{row['files']:>5} files  {row['description'] or '(no description)'}  {row['uid']}")
+                  f"{row['files']:>5} files  {row['description'] or '(no description)'}  {row['uid']}  [{row['why']}]")
         return 0
     info = describe(case_from_args(args))
     if args.json:
