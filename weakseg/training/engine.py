@@ -135,14 +135,17 @@ class Trainer:
         device = distributed.device_for(info, device)
         out = self.out
         leftovers = _Leftovers(out) if info.is_main else None
+        failed = True
         try:
-            return self._run(cfg, info, device, out)
+            result = self._run(cfg, info, device, out)
+            failed = False
+            return result
         except BaseException:
             if leftovers is not None:
                 leftovers.remove()
             raise
         finally:
-            distributed.cleanup(info)
+            distributed.cleanup(info, failed)
 
     def _run(self, cfg: TrainConfig, info, device: torch.device, out: Path) -> Path:
         checkpoint_path = out / CHECKPOINT_NAME
