@@ -9,6 +9,7 @@ stays inside the mask; ``dilate_mm`` adds a safety margin for tumour at the brai
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,9 @@ def _models_folder() -> Path:
     return Path(deepbet.utils.DATA_PATH) / "models"
 
 
+@functools.lru_cache(maxsize=2)
 def _verified_extractor(device: str):
+    """Checked and loaded once per process and device (hashing 17 MB each call would cost ~0.1 s)."""
     folder = _models_folder()
     for name, digest in DEEPBET_SHA256.items():
         path = folder / name

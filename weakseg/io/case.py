@@ -226,10 +226,15 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
         case_id = _stem(first).rsplit("_", 1)[0] if first else "case"
     label_image = read_image(files["seg"]) if "seg" in files else None
     case = assemble_case(case_id, images, files, label_image, reference, log_warnings=False)
-    if series:
+    return finish_case(case, series, warnings, log_warnings)
+
+
+def finish_case(case: Case, dicom_series: dict, warnings: list[str], log_warnings: bool) -> Case:
+    """Record the DICOM series (UIDs, identity), put the loading warnings first, and log them once."""
+    if dicom_series:
         from weakseg.io.dicom import attach_dicom
 
-        attach_dicom(case, series)
+        attach_dicom(case, dicom_series)
     case.warnings[:0] = warnings
     if log_warnings:
         for msg in case.warnings:

@@ -28,7 +28,7 @@ import SimpleITK as sitk
 
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
-from weakseg.io.dicom_files import DicomInput, is_dicom_input, open_dicom_input, read_header
+from weakseg.io.dicom_files import DicomInput, is_dicom_input, open_dicom_input, read_header, unique_headers
 from weakseg.io.dicom_identity import DicomIdentity, check_one_study
 from weakseg.io.dicom_sequences import STRONG, Candidate, SequenceGuess, choose_series, classify, classify_study
 from weakseg.io.image import capture_native_stderr
@@ -160,20 +160,14 @@ def list_series(source: str | Path | DicomInput) -> list[SeriesInfo]:
     if where.files is None and not where.folder.is_dir():
         raise WeakSegError("DICOM folder not found", where.folder)
     series: dict[str, SeriesInfo] = {}
-    seen: set[str] = set()
-    for path in where.candidates():
-        ds = read_header(path)
-        if ds is None:
-            continue
-        sop = str(ds.get("SOPInstanceUID", "") or "")
+    for path, ds, is_copy in unique_headers(where):
         uid = str(ds.get("SeriesInstanceUID", "")) or f"(no SeriesInstanceUID) {path.parent}"
         info = series.get(uid)
         if info is None:
             info = series[uid] = SeriesInfo.from_header(uid, ds)
-        if sop and sop in seen:
+        if is_copy:
             info.duplicates += 1
             continue
-        seen.add(sop)
         info.files.append(path)
         info.frames += max(_int(ds.get("NumberOfFrames")) or 1, 1)
     for info in series.values():
@@ -422,12 +416,13 @@ def _image_series(series: list[SeriesInfo]) -> list[SeriesInfo]:
     return [s for s in series if s.modality in {"MR", ""} and s.frames >= 2]
 
 
-def series_in_folder(folder: Path, what: str) -> SeriesInfo:
-    """The one image series of a series folder (as given with ``--flair DIR``)."""
+def series_in_folder(folder: Path | DicomInput, what: str) -> SeriesInfo:
+    """The one image series of a series folder, DICOMDIR or zip (as given with ``--flair DIR``)."""
+    where = folder.shown_as or folder.folder if isinstance(folder, DicomInput) else folder
     volumes = [s for s in list_series(folder) if s.frames >= 2]
     if len(volumes) != 1:
         raise WeakSegError(f"{what}: a series folder must hold exactly one image series, found {len(volumes)}"
-                           + (": " + "; ".join(s.label() for s in volumes) if volumes else ""), folder)
+                           + (": " + "; ".join(s.label() for s in volumes) if volumes else ""), where)
     return volumes[0]
 
 
@@ -511,7 +506,7 @@ def load_dicom_case(folder: str | Path, reference: str = "flair",
 
 
 def _load_dicom_case(source: DicomInput, reference, overrides, labels, log_warnings, allow_mixed_studies, case_id):
-    from weakseg.io.case import assemble_case
+    from weakseg.io.case import assemble_case, finish_case
     from weakseg.io.image import read_image
 
     shown = source.shown_as or source.folder
@@ -544,12 +539,7 @@ def _load_dicom_case(source: DicomInput, reference, overrides, labels, log_warni
         label_image, sources["seg"] = read_image(labels), Path(labels)
     study = next(iter(dicom_series.values())).study_uid if dicom_series else ""
     case = assemble_case(case_id or pseudonym(study, shown), images, sources, label_image, reference, log_warnings=False)
-    attach_dicom(case, dicom_series)
-    case.warnings[:0] = warnings
-    if log_warnings:
-        for msg in case.warnings:
-            log.warning(msg)
-    return case
+    return finish_case(case, dicom_series, warnings, log_warnings)
 
 
 def pseudonym(study_uid: str, fallback: Path) -> str:
@@ -570,12 +560,5 @@ def attach_dicom(case, dicom_series: Mapping[str, SeriesInfo]) -> None:
 def read_series_input(path: str | Path, what: str) -> tuple[sitk.Image, SeriesInfo]:
     """The image and header summary of one series given as a folder, DICOMDIR or zip (``--flair DIR``)."""
     with open_dicom_input(path) as source:
-        info = series_in_folder(source.folder, what) if source.files is None else _only_series(source, what)
+        info = series_in_folder(source, what)
         return read_series(info.files), info
-
-
-def _only_series(source: DicomInput, what: str) -> SeriesInfo:
-    volumes = [s for s in list_series(source) if s.frames >= 2]
-    if len(volumes) != 1:
-        raise WeakSegError(f"{what}: must hold exactly one image series, found {len(volumes)}", source.shown_as)
-    return volumes[0]

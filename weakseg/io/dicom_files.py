@@ -84,6 +84,18 @@ def read_header(path: Path, pixels: bool = False) -> pydicom.Dataset | None:
     return ds
 
 
+def unique_headers(source: DicomInput):
+    """(path, header, is_copy) for every DICOM file of ``source``; ``is_copy``: its SOP instance was seen before."""
+    seen: set[str] = set()
+    for path in source.candidates():
+        ds = read_header(path)
+        if ds is None:
+            continue
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        yield path, ds, bool(sop) and sop in seen
+        seen.add(sop)
+
+
 def is_dicom_file(path: Path) -> bool:
     return has_dicm_magic(path) or read_header(path) is not None
 
@@ -153,4 +165,4 @@ def open_dicom_input(path: str | Path) -> Iterator[DicomInput]:
         yield DicomInput(Path(tmp), shown_as=path)
 
 
-__all__ = ["DicomInput", "open_dicom_input", "is_dicom_input", "is_dicom_file", "read_header", "has_dicm_magic"]
+__all__ = ["DicomInput", "open_dicom_input", "unique_headers", "is_dicom_input", "is_dicom_file", "read_header", "has_dicm_magic"]

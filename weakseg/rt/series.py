@@ -163,19 +163,12 @@ ENHANCED_IMAGE_STORAGE = {"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.
 
 def _image_slices(source) -> dict[str, list[tuple[Path, Dataset]]]:
     """Image slices by SeriesInstanceUID; copies of one SOP instance once."""
-    from weakseg.io.dicom_files import read_header
+    from weakseg.io.dicom_files import unique_headers
 
     by_series: dict[str, list[tuple[Path, Dataset]]] = {}
-    seen: set[str] = set()
-    for path in source.candidates():
-        ds = read_header(path)
-        if ds is None or not _is_image(ds):
-            continue
-        sop = str(ds.get("SOPInstanceUID", "") or "")
-        if sop in seen:
-            continue
-        seen.add(sop)
-        by_series.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+    for path, ds, is_copy in unique_headers(source):
+        if not is_copy and _is_image(ds):
+            by_series.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
     return by_series
 
 
