@@ -17,7 +17,6 @@ import weakseg
 
 CARD_NAME = "card.json"
 PACKAGE_MODELS = Path(weakseg.__file__).resolve().parent / "models"
-OAR_METHODS = ("oar",)
 SEQUENCE_NAMES = {"t1": "T1", "t1c": "T1 contrast", "t2": "T2", "flair": "FLAIR"}
 
 
@@ -40,8 +39,11 @@ class ModelEntry:
 
     @property
     def kind(self) -> str:
-        """'oar' for organ-at-risk models, else 'tumour'."""
-        return "oar" if self.method in OAR_METHODS or self.id.startswith("oar") else "tumour"
+        """'oar' for organ-at-risk models, else 'tumour' (the method's registry entry decides)."""
+        from weakseg.methods import methods
+
+        info = methods().get(self.method)
+        return info.target if info is not None else "tumour"
 
     def title(self) -> str:
         """'Default tumour 1.0.0': the id in words, for the model list."""

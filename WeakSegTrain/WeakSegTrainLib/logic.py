@@ -18,6 +18,7 @@ from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.case import find_case_files, load_case
 from weakseg.labels import AXES, WeakLabelStore
+from weakseg.methods import methods
 from weakseg_mrml import scribbles as scribble_io
 from weakseg_mrml import slice_labels as slice_io
 from weakseg_mrml.case_labels import finish_save, set_case_folder, unsaved_classes
@@ -27,10 +28,10 @@ from weakseg_mrml.runs import Run
 from weakseg_mrml.volumes import add_volume_from_image
 
 DEFAULT_CLASSES = ("WT", "TC", "ET")
-METHODS = ("mixed",)
-METHOD_TITLES = {"mixed": "Mixed supervision (paper 001)"}
-METHOD_HELP = {"mixed": "Trains on every label kind at once: voxel labels where a case has them, slice-level labels "
-                        "and scribbles elsewhere"}
+# The engine's registry decides which methods exist: a new method module appears here unchanged.
+METHODS = tuple(name for name, info in methods().items() if info.trainable)
+METHOD_TITLES = {name: info.title for name, info in methods().items()}
+METHOD_HELP = {name: info.help for name, info in methods().items()}
 
 
 @dataclass

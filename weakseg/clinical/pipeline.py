@@ -143,9 +143,9 @@ def _n4(image: sitk.Image, shrink: int = 4) -> sitk.Image:
 
 def segment_prepared(prepared: Prepared, model, config, progress=None, cancel=None, case_id: str | None = None):
     """``segment_case`` on the prepared case, labels resampled back onto the original reference grid."""
-    from weakseg.inference import segment_case
+    from weakseg.methods import predict_case
 
-    result = segment_case(prepared.case, model, config, progress=progress, cancel=cancel, case_id=case_id)
+    result = predict_case(prepared.case, model, config, progress=progress, cancel=cancel, case_id=case_id)
     started = time.perf_counter()
     original_grid = prepared.original.grid
     result.labels = sitk.Cast(labels_onto(result.labels, original_grid), sitk.sitkUInt8)
@@ -165,13 +165,13 @@ def segment_checked(case, model, config, mode: str = "auto", n4: bool = False, p
 
     Returns (result, prepared or None); ``notify(line)`` hears what preprocessing did and why.
     """
-    from weakseg.inference import segment_case
+    from weakseg.methods import predict_case
 
     case.require(model.card.sequences)
     device = "cpu" if config.device in ("auto", "cpu") else config.device
     prepared = prepare(case, Expects.from_card(model.card), ClinicalConfig(mode=mode, n4=n4, brain=BrainConfig(device=device)))
     if prepared is None:
-        return segment_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id), None
+        return predict_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id), None
     if notify is not None:
         notify(describe(prepared))
     return segment_prepared(prepared, model, config, progress=progress, cancel=cancel, case_id=case_id), prepared

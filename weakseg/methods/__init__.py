@@ -1,23 +1,86 @@
-"""One module per method, each with the same train/predict shape.
+"""One module per method, each with the same train/predict shape; methods register themselves.
 
-``REQUIRED_SEQUENCES`` says which sequences each method needs, so that a case with a
-missing sequence can report which methods can still run.
+A method module (or package) under ``weakseg.methods`` declares ``METHOD = MethodInfo(...)``
+and defines ``train(config, progress, cancel) -> model folder``; optionally
+``predict(case, model, config, progress, cancel, case_id) -> SegmentationResult`` (default:
+the shared ``weakseg.inference.segment_case``) and ``build_method(options)`` (so a run's
+checkpoint can be exported). The CLI, the worker, WeakSegTrain's method list and the model
+cards find methods here, so adding one never touches the engines.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
-REQUIRED_SEQUENCES: dict[str, tuple[str, ...]] = {
-    "mixed": ("flair", "t1", "t1c", "t2"),  # paper 001: 4 channels [FLAIR, T1, T1c, T2]
-    "gan-seeds": ("flair", "t1", "t1c", "t2"),  # paper 002: classifier on 4 channels, GAN on FLAIR
-    "gan-seeds-flair": ("flair",),  # paper 002's pLGG variant: FLAIR only
-    "emredl": ("flair", "t1", "t1c", "t2"),  # paper 000: structural + optional physiological maps
-    "tumour-2d3d": ("flair",),  # thesis 004: modality-specific subnetworks tolerate missing sequences
-    "oar": ("t1",),  # thesis 004: OARs from T1
-}
+from weakseg.errors import WeakSegError
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the tools need to know about a method without running it.
+
+    sequences: the MR sequences a case must have (a card may narrow or widen this per model).
+    label_kinds: weak-label kinds (``weakseg.labels``) it learns from, in the order it prefers them.
+    target: 'tumour' or 'oar' — which Slicer module lists its models.
+    """
+
+    name: str
+    title: str
+    help: str
+    sequences: tuple[str, ...]
+    label_kinds: tuple[str, ...] = ("full",)
+    target: str = "tumour"
+    trainable: bool = True
+
+
+def _module_name(name: str) -> str:
+    return f"weakseg.methods.{name.replace('-', '_')}"
+
+
+@lru_cache(maxsize=None)
+def methods() -> dict[str, MethodInfo]:
+    """Every method found in this package, by name (modules without ``METHOD`` are helpers)."""
+    found: dict[str, MethodInfo] = {}
+    for entry in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{entry.name}")
+        info = getattr(module, "METHOD", None)
+        if isinstance(info, MethodInfo):
+            if _module_name(info.name) != module.__name__:
+                raise WeakSegError(f"method '{info.name}' must live in module {_module_name(info.name)}")
+            found[info.name] = info
+    return dict(sorted(found.items()))
+
+
+def method_module(name: str):
+    """The module implementing method ``name`` (e.g. 'mixed' → ``weakseg.methods.mixed``)."""
+    if name not in methods():
+        raise WeakSegError(f"unknown or not yet implemented method '{name}' (known: {', '.join(methods())})")
+    return importlib.import_module(_module_name(name))
+
+
+def predict_case(case, model, config=None, progress=None, cancel=None, case_id: str | None = None):
+    """Segment ``case`` with ``model`` through its method's ``predict`` (the shared one when it has none)."""
+    from weakseg.inference import segment_case
+
+    module = method_module(model.card.method) if model.card.method in methods() else None
+    predict = getattr(module, "predict", None)
+    if predict is None:
+        return segment_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id)
+    return predict(case, model, config, progress=progress, cancel=cancel, case_id=case_id)
+
+
+def required_sequences() -> dict[str, tuple[str, ...]]:
+    return {name: info.sequences for name, info in methods().items()}
 
 
 def runnable_methods(available: Iterable[str]) -> list[str]:
+    """Methods whose sequences are all in ``available`` (for messages about a case lacking some)."""
     have = set(available)
-    return [name for name, needed in REQUIRED_SEQUENCES.items() if set(needed) <= have]
+    return [name for name, needed in required_sequences().items() if set(needed) <= have]
+
+
+__all__ = ["MethodInfo", "method_module", "methods", "predict_case", "required_sequences", "runnable_methods"]

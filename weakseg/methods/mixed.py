@@ -27,10 +27,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from weakseg.errors import WeakSegError
+from weakseg.methods import MethodInfo
 from weakseg.models.card import BRATS_LICENCE, LabelEntry, ModelCard, brats_labels
 from weakseg.nn.unet2d import UNet2D, UNet2DConfig
 from weakseg.training.data import ABSENT, PRESENT, UNKNOWN, DataConfig, TrainingCase, presence
 from weakseg.training.optim import NormalisedSGD, PlateauHalving
+
+METHOD = MethodInfo(
+    name="mixed", title="Mixed supervision (paper 001)",
+    help="Trains on every label kind at once: voxel labels where a case has them, slice-level labels and scribbles elsewhere",
+    sequences=("flair", "t1", "t1c", "t2"), label_kinds=("full", "slices", "scribbles"))
 
 MODES = ("multiclass", "WT", "TC", "ET")
 # Network class indices (1 necrosis, 2 edema, 3 enhancing) that make up each binary region.
@@ -475,18 +481,22 @@ class FunctionSchedule:
         pass
 
 
+def build_method(options: dict[str, Any]) -> MixedMethod:
+    return MixedMethod(MixedConfig.from_dict(options))
+
+
 def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
     """Train paper 001 as configured (``config.method_options`` → ``MixedConfig``); returns the model folder."""
     from weakseg.training.engine import Trainer
 
-    return Trainer(config, MixedMethod(MixedConfig.from_dict(config.method_options)), progress, cancel).run()
+    return Trainer(config, build_method(config.method_options), progress, cancel).run()
 
 
-def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None):
+def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
     """Segment ``case`` with a trained model (slice-wise, argmax; the branches give per-slice probabilities)."""
     from weakseg.inference import segment_case
 
-    return segment_case(case, model, config, progress, cancel)
+    return segment_case(case, model, config, progress, cancel, case_id=case_id)
 
 
 def estimate_iteration(config) -> tuple[float, str]:

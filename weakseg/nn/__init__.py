@@ -1,21 +1,43 @@
-"""Networks, one per file, rebuilt from a (name, config dict) pair stored in model cards."""
+"""Networks, one per file, rebuilt from a (name, config dict) pair stored in model cards.
+
+A network module declares ``NETWORK = ("name", NetworkClass, ConfigClass)`` (the config
+class has ``from_dict``); modules are discovered, so adding a network never touches this file.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
 
 from torch import nn
 
 from weakseg.errors import WeakSegError
 from weakseg.nn.unet2d import UNet2D, UNet2DConfig
 
-NETWORKS = {"unet2d": (UNet2D, UNet2DConfig)}
+
+@lru_cache(maxsize=None)
+def networks() -> dict[str, tuple[type, type]]:
+    """Every network declared in this package: name → (network class, config class)."""
+    found: dict[str, tuple[type, type]] = {}
+    for entry in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{entry.name}")
+        declared = getattr(module, "NETWORK", None)
+        if declared is not None:
+            name, cls, cfg_cls = declared
+            if name in found:
+                raise WeakSegError(f"network '{name}' declared twice ({module.__name__})")
+            found[name] = (cls, cfg_cls)
+    return found
 
 
 def build_network(name: str, config: dict) -> nn.Module:
     """Instantiate a registered network from its card entry (no code is unpickled)."""
-    if name not in NETWORKS:
-        raise WeakSegError(f"unknown network '{name}' (known: {', '.join(NETWORKS)})")
-    cls, cfg_cls = NETWORKS[name]
+    known = networks()
+    if name not in known:
+        raise WeakSegError(f"unknown network '{name}' (known: {', '.join(known)})")
+    cls, cfg_cls = known[name]
     return cls(cfg_cls.from_dict(config))
 
 
-__all__ = ["NETWORKS", "UNet2D", "UNet2DConfig", "build_network"]
+__all__ = ["UNet2D", "UNet2DConfig", "build_network", "networks"]

@@ -144,3 +144,5 @@ class UNet2D(nn.Module):
 
     def output_size(self, size: int) -> int:
         return size if self.config.same_padding else valid_output_size(size, self.config.depth)
+
+NETWORK = ("unet2d", UNet2D, UNet2DConfig)

@@ -315,15 +315,15 @@ def export_checkpoint(run_dir: str | Path, folder: str | Path, model_id: str | N
     The card records the iteration reached, so a model exported early says so.
     """
     from weakseg.models.registry import save_model
-    from weakseg.training import method_module
+    from weakseg.methods import method_module
 
     run_dir = Path(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT_NAME)
     config = TrainConfig.from_dict(state["config"])
     module = method_module(config.method)
-    method = module.MixedMethod(module.MixedConfig.from_dict(state["method"])) if hasattr(module, "MixedMethod") else None
-    if method is None:
+    if not hasattr(module, "build_method"):
         raise WeakSegError(f"method '{config.method}' cannot export checkpoints yet", run_dir)
+    method = module.build_method(state["method"])
     network = method.build_network()
     network.load_state_dict(state["model"])
     history = list(state.get("validation", []))
