@@ -20,6 +20,12 @@ from weakseg.training.data import load_training_case
 from conftest import TINY_OPTIONS
 
 
+def sitk_array(image):
+    import SimpleITK as sitk
+
+    return sitk.GetArrayViewFromImage(image)
+
+
 def _config(dataset, out, **options):
     return TrainConfig(dataset=str(dataset), out=str(out), iterations=4, seed=3, checkpoint_every=2, threads=1, log_every=1,
                        device="cpu", progress_bar=False, validation_cases=["Phantom_0002"], validate_every=2,
@@ -48,6 +54,16 @@ def test_recipe_trains_and_card_states_it(tiny_dataset, tmp_path, output):
     if output == "softmax":
         np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-4)
     assert set(np.unique(decode(probs, output == "regions")).tolist()) <= {0, 1, 2, 3}
+    # whole-case inference follows the card: its activation, its TTA unless told otherwise, nested labels
+    from weakseg.inference import InferenceConfig, segment_case
+    from weakseg.io import load_case
+
+    whole = load_case(tiny_dataset / "Phantom_0002")
+    result = segment_case(whole, model, InferenceConfig(device="cpu", threads=1))
+    assert result.provenance["tta"] is True and result.probabilities.shape[0] == 4
+    np.testing.assert_allclose(result.probabilities.astype(np.float32).sum(0), 1.0, atol=2e-3)
+    assert set(np.unique(sitk_array(result.labels)).tolist()) <= {e.value for e in card.labels} | {0}
+    assert segment_case(whole, model, InferenceConfig(device="cpu", threads=1, tta=False)).provenance["tta"] is False
 
 
 def test_augmented_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):

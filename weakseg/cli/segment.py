@@ -23,7 +23,8 @@ def register(sub) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="auto uses CUDA when available, else CPU; MPS only when asked")
-    parser.add_argument("--tta", action="store_true", help="average with the left-right mirrored prediction")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="average with the left-right mirrored prediction (default: as the model card says)")
     parser.add_argument("--batch-size", type=arg_type(SegmentParameters, "batch_size"),
                         help="slices per forward pass (default: from free memory)")
     parser.add_argument("--threads", type=arg_type(SegmentParameters, "threads"), help="CPU threads for torch")

@@ -38,7 +38,8 @@ class InferenceConfig:
     device: 'auto' (CUDA if available, else CPU; MPS is never picked automatically because
     some operations are still missing or slow there), 'cpu', 'cuda', 'cuda:1', 'mps'.
     batch_size: slices (2D) or patches (3D) per forward pass; None sizes it from free memory.
-    tta: also predict the left-right mirrored input and average the probabilities.
+    tta: also predict the left-right mirrored input and average the probabilities; None: as the
+      model card's ``inference.tta`` says (the setting its cross-validation chose).
     patch_size / overlap: 3D sliding window (z, y, x) and the fraction neighbouring patches share.
     memory_fraction: share of free memory a batch may use when sizing it automatically.
     threads: CPU threads for torch (None: the idle cores, see ``cpu_threads``).
@@ -48,7 +49,7 @@ class InferenceConfig:
 
     device: str = "auto"
     batch_size: int | None = None
-    tta: bool = False
+    tta: bool | None = None
     patch_size: tuple[int, int, int] | None = None
     overlap: float = 0.5
     memory_fraction: float = 0.25
@@ -199,15 +200,26 @@ def _pad_for_network(network: nn.Module, h: int, w: int) -> tuple[tuple[int, int
     return (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), 0
 
 
-def _forward_2d(network: nn.Module, x: torch.Tensor, h: int, w: int, pad: tuple[int, int, int, int]):
-    """Softmax probabilities [B,K,h,w] and branch 'present' probabilities [B,nb]."""
+ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    """Probabilities from logits: softmax over classes, or independent sigmoids (nested region outputs)."""
+    if activation not in ACTIVATIONS:
+        raise WeakSegError(f"unknown output activation '{activation}' (expected {' or '.join(ACTIVATIONS)})")
+    return torch.sigmoid(logits.float()) if activation == "sigmoid" else torch.softmax(logits.float(), 1)
+
+
+def _forward_2d(network: nn.Module, x: torch.Tensor, h: int, w: int, pad: tuple[int, int, int, int],
+                activation: str = "softmax"):
+    """Probabilities [B,K,h,w] and branch 'present' probabilities [B,nb]."""
     xp = F.pad(x, pad)
     seg, branches = network(xp)
     if seg.shape[-2:] == xp.shape[-2:]:
         seg = seg[..., pad[2]:pad[2] + h, pad[0]:pad[0] + w]
     else:  # valid padding: output pixel j is input pixel j + offset; the pad put the slice at that offset
         seg = seg[..., :h, :w]
-    probs = torch.softmax(seg.float(), 1)
+    probs = activate(seg, activation)
     present = (torch.stack([torch.softmax(b.float(), 1)[:, 1] for b in branches], 1)
                if branches else None)
     return probs, present
@@ -215,11 +227,11 @@ def _forward_2d(network: nn.Module, x: torch.Tensor, h: int, w: int, pad: tuple[
 
 @torch.no_grad()
 def predict_slices(network: nn.Module, stack: np.ndarray, config: InferenceConfig = InferenceConfig(), *,
-                   downsample: float = 1.0, progress: Progress | None = None,
+                   downsample: float = 1.0, activation: str = "softmax", progress: Progress | None = None,
                    cancel: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Run a 2D network on every axial slice of a (C,z,y,x) stack.
 
-    Returns softmax probabilities (K,z,y,x) float32 and, if the network has
+    Returns probabilities (K,z,y,x) float32 (``activation`` of the logits) and, if the network has
     classification branches, per-slice 'present' probabilities (branches, z).
     ``downsample`` > 1 shrinks each slice in-plane for the network (as in training) and
     brings the probabilities back with bilinear interpolation.
@@ -239,9 +251,9 @@ def predict_slices(network: nn.Module, stack: np.ndarray, config: InferenceConfi
         x = torch.from_numpy(np.ascontiguousarray(stack[:, z0:z1].transpose(1, 0, 2, 3))).to(device, torch.float32)
         if (hs, ws) != (h, w):
             x = F.interpolate(x, size=(hs, ws), mode="area")
-        probs, present = _forward_2d(network, x, hs, ws, pad)
+        probs, present = _forward_2d(network, x, hs, ws, pad, activation)
         if config.tta:
-            p_flip, pr_flip = _forward_2d(network, torch.flip(x, (-1,)), hs, ws, pad)
+            p_flip, pr_flip = _forward_2d(network, torch.flip(x, (-1,)), hs, ws, pad, activation)
             probs = 0.5 * (probs + torch.flip(p_flip, (-1,)))
             if present is not None:
                 present = 0.5 * (present + pr_flip)
@@ -285,7 +297,7 @@ def patch_starts(size: int, patch: int, overlap: float) -> list[int]:
 
 
 @torch.no_grad()
-def predict_patches_3d(network: nn.Module, stack: np.ndarray, config: InferenceConfig, *,
+def predict_patches_3d(network: nn.Module, stack: np.ndarray, config: InferenceConfig, *, activation: str = "softmax",
                        progress: Progress | None = None, cancel: threading.Event | None = None) -> np.ndarray:
     """Sliding-window prediction of a 3D network on a (C,z,y,x) stack → (K,z,y,x) probabilities.
 
@@ -317,11 +329,11 @@ def predict_patches_3d(network: nn.Module, stack: np.ndarray, config: InferenceC
         x = torch.from_numpy(np.stack([volume[:, z:z + patch[0], y:y + patch[1], xx:xx + patch[2]] for z, y, xx in chunk])).to(device)
         out = network(x)
         logits = out[0] if isinstance(out, (tuple, list)) else out
-        probs = torch.softmax(logits.float(), 1)
+        probs = activate(logits, activation)
         if config.tta:
             flipped = network(torch.flip(x, (-1,)))
             flipped = flipped[0] if isinstance(flipped, (tuple, list)) else flipped
-            probs = 0.5 * (probs + torch.flip(torch.softmax(flipped.float(), 1), (-1,)))
+            probs = 0.5 * (probs + torch.flip(activate(flipped, activation), (-1,)))
         if accumulated is None:
             accumulated = torch.zeros((probs.shape[1], *padded), dtype=torch.float32, device=device)
         for p, (z, y, xx) in zip(probs, chunk):

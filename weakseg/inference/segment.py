@@ -13,9 +13,10 @@ import torch
 
 import weakseg
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, drop_small_components,
-                                      predict_patches_3d, predict_slices, resolve_device)
+from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, predict_patches_3d,
+                                      predict_slices, resolve_device)
 from weakseg.io.case import Case
+from weakseg.methods.recipe import classes_from_probabilities, region_class_probabilities
 from weakseg.preprocess import Box, PreprocessConfig, from_canonical, prepare_channels, restore, to_canonical
 
 
@@ -111,26 +112,30 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     preprocess = PreprocessConfig(**card.preprocessing) if card.preprocessing else PreprocessConfig()
     stack, box = prepare_channels(work, card.sequences, preprocess)
     t_pre = time.perf_counter()
-    run_config = replace(config, device=str(device))
     inference = card.inference or {}
+    regions = inference.get("output") == "regions"
+    activation = "sigmoid" if regions else "softmax"
+    tta = config.tta if config.tta is not None else bool(inference.get("tta", False))
+    run_config = replace(config, device=str(device), tta=tta)
     if inference.get("mode", "slices2d") == "patches3d":
         patch = tuple(inference.get("patch_size", (128, 128, 128)))
         probs = predict_patches_3d(model.network, stack, replace(run_config, patch_size=config.patch_size or patch),
-                                   progress=progress, cancel=cancel)
+                                   activation=activation, progress=progress, cancel=cancel)
         present = None
     else:
         probs, present = predict_slices(model.network, stack, run_config, downsample=float(inference.get("inplane_downsample", 1)),
-                                        progress=progress, cancel=cancel)
+                                        activation=activation, progress=progress, cancel=cancel)
     t_pred = time.perf_counter()
     if cancel is not None and cancel.is_set():
         from weakseg.errors import Cancelled
 
         raise Cancelled()
-    classes = probs.argmax(0).astype(np.uint8)
     fraction = config.min_component_fraction
     if fraction is None:
         fraction = float(inference.get("min_component_fraction", 0.0))
-    classes = drop_small_components(classes, fraction)
+    classes = classes_from_probabilities(probs, inference, fraction)  # argmax or nested regions, islands, small ET
+    if regions:
+        probs = region_class_probabilities(probs)
     lut = np.zeros(max(probs.shape[0], 1 + max(e.class_index for e in card.labels)), dtype=np.uint8)
     for entry in card.labels:
         lut[entry.class_index] = entry.value
@@ -144,7 +149,7 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     provenance = {
         "model_id": card.id, "model_version": card.version_label, "model_sha256": card.weights.get("sha256"), "method": card.method,
         "weakseg_version": weakseg.__version__, "torch_version": torch.__version__, "device": str(device),
-        "tta": config.tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case_id or case.case_id,
+        "tta": tta, "min_component_fraction": fraction, "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case_id or case.case_id,
         "sources": {k: "withheld (case id given)" if case_id else str(v) for k, v in case.sources.items()},
         "reoriented_to_LPS": reoriented, "seconds": {"preprocess": round(t_pre - started, 3),
                                                      "predict": round(t_pred - t_pre, 3),

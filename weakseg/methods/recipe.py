@@ -86,10 +86,6 @@ class RecipeConfig:
 
 # --- prediction ------------------------------------------------------------------------------------
 
-def _activate(logits: torch.Tensor, regions: bool) -> torch.Tensor:
-    return torch.sigmoid(logits.float()) if regions else torch.softmax(logits.float(), 1)
-
-
 @torch.no_grad()
 def predict_stack(networks: nn.Module | Sequence[nn.Module], stack: np.ndarray, *, regions: bool = False,
                   tta: bool = False, size: tuple[int, int] | None = None, batch_size: int = 16,
@@ -100,7 +96,7 @@ def predict_stack(networks: nn.Module | Sequence[nn.Module], stack: np.ndarray, 
     mirror; ``size`` (H, W) upsamples bilinearly to the original in-plane resolution.
     K is the number of classes (softmax) or 3 regions (sigmoid).
     """
-    from weakseg.inference.engine import _pad_for_network
+    from weakseg.inference.engine import _pad_for_network, activate
 
     networks = [networks] if isinstance(networks, nn.Module) else list(networks)
     if not networks:
@@ -118,7 +114,7 @@ def predict_stack(networks: nn.Module | Sequence[nn.Module], stack: np.ndarray, 
                 xp = F.pad(view, pad)
                 seg, _ = network(xp, with_branches=False)
                 seg = seg[..., pad[2]:pad[2] + h, pad[0]:pad[0] + w] if seg.shape[-2:] == xp.shape[-2:] else seg[..., :h, :w]
-                p = _activate(seg, regions)
+                p = activate(seg, "sigmoid" if regions else "softmax")
                 probs = probs + (torch.flip(p, (-1,)) if v else p)
             probs = probs / len(views)
             if size is not None and tuple(size) != (h, w):
@@ -144,6 +140,19 @@ def decode(probs: np.ndarray, regions: bool) -> np.ndarray:
     out[tc & wt] = 1
     out[et & tc & wt] = 3
     return out
+
+
+def region_class_probabilities(probs: np.ndarray) -> np.ndarray:
+    """Class probabilities (background, core, edema, enhancing) from WT ⊃ TC ⊃ ET region sigmoids.
+
+    The regions are made nested first (TC ≤ WT, ET ≤ TC), so the four numbers are
+    non-negative and sum to one, like a softmax output: probability maps look the same
+    whichever output a model was trained with.
+    """
+    wt = probs[0]
+    tc = np.minimum(probs[1], wt)
+    et = np.minimum(probs[2], tc)
+    return np.stack([1.0 - wt, tc - et, wt - tc, et]).astype(np.float32)
 
 
 def small_et_to_core(classes: np.ndarray, min_voxels: int) -> np.ndarray:

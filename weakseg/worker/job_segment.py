@@ -29,7 +29,7 @@ class SegmentParameters:
     sequences: dict[str, str] = spec(default_factory=dict, keys=tuple(SEQUENCES))
     reference: str = spec("flair", choices=tuple(SEQUENCES))
     device: str = spec("auto", choices=("auto", "cpu", "cuda", "mps"))
-    tta: bool = False
+    tta: bool | None = None  # None: as the model card says
     batch_size: int | None = spec(None, minimum=1, maximum=4096)
     threads: int | None = spec(None, minimum=1, maximum=1024)
     min_component: float | None = spec(None, minimum=0.0, maximum=1.0)
