@@ -213,20 +213,32 @@ def _acquire(tissue: np.ndarray, table: np.ndarray, level: float, texture: np.nd
     return np.clip(np.rint(np.sqrt(real * real + imag * imag)), 0, np.iinfo(np.int16).max).astype(np.int16)
 
 
-def make_head_case(config: PhantomConfig | None = None) -> PhantomCase:
-    """T1 and T2 of a head with the organs at risk labelled (``LABEL_TABLE``), deterministic from the seed."""
+def head_maps(config: PhantomConfig | None = None):
+    """(tissue classes, organ labelmap, grid) of the head phantom: what images are drawn from.
+
+    Label-map-driven training (``weakseg.phantom.synth_contrast``) draws new contrasts from
+    the tissue map, so the network never sees only this phantom's fixed T1/T2 table.
+    """
     config = config or PhantomConfig()
     if config.template != "none":
         raise WeakSegError(f"the head phantom has no '{config.template}' template variant; use template 'none'")
     shape, spacing = tuple(int(n) for n in config.shape), config.spacing_xyz
     if len(shape) != 3 or min(shape) < 16:
         raise WeakSegError(f"head phantom shape {shape} is too small; need (z, y, x) with every side >= 16")
-    anatomy_rng, texture_rng, noise_rng = streams(config.seed, "head", 3)
+    anatomy_rng = streams(config.seed, "head", 3)[0]
     canvas = _Canvas(shape, spacing)
     brain, brainstem = _brain(canvas, anatomy_rng)
     tissue = _head_tissue(canvas, brain, anatomy_rng)
     labels = _organs(canvas, brain, brainstem, tissue)
-    grid = make_grid(shape, spacing)
+    return tissue, labels, make_grid(shape, spacing)
+
+
+def make_head_case(config: PhantomConfig | None = None) -> PhantomCase:
+    """T1 and T2 of a head with the organs at risk labelled (``LABEL_TABLE``), deterministic from the seed."""
+    config = config or PhantomConfig()
+    tissue, labels, grid = head_maps(config)
+    shape = tissue.shape
+    _, texture_rng, noise_rng = streams(config.seed, "head", 3)
     texture = smooth_noise(texture_rng, shape, np.array(shape) / 3.0)
     bias = bias_field(texture_rng, shape, config.bias)
     images = {name: to_image(_acquire(tissue, table, WM_LEVEL[name], texture, bias, config.noise, noise_rng), grid)
