@@ -1,0 +1,91 @@
+"""EMReDL's pieces on small arrays: the evidential loss, regions, histogram references, the E-step switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from weakseg.errors import WeakSegError
+from weakseg.labels.schema import ROI1, ROI2, ROI3
+from weakseg.methods.emredl import channels as ch
+from weakseg.methods.emredl.config import EMReDLConfig
+from weakseg.methods.emredl.method import dissimilarity
+from weakseg.methods.emredl.prior import edl_loss
+from weakseg.methods.emredl.regions import regions_from_masks
+
+
+def test_fa_from_p_and_q_matches_the_phantom_maps():
+    """Spec §6.2: FA = sqrt(3/2)·q/sqrt(p² + q²) holds for the phantom's derived maps."""
+    from weakseg.phantom import PhantomConfig, make_tumour_case
+
+    phantom = make_tumour_case(PhantomConfig.preset("tiny", seed=3))
+    fa, p, q = (phantom.array(n).astype(np.float64) for n in ("fa", "p", "q"))
+    inside = p > 0
+    assert np.allclose(fa[inside], np.sqrt(1.5) * q[inside] / np.sqrt(p[inside] ** 2 + q[inside] ** 2), atol=1e-5)
+    assert np.allclose(p[inside], np.sqrt(3) * phantom.array("md")[inside], rtol=1e-5)
+
+
+def test_edl_loss_prefers_evidence_for_the_true_class():
+    y = torch.tensor([[0.0, 1.0]])
+    right = edl_loss(torch.tensor([[1.0, 20.0]]), y, epoch=20)
+    none = edl_loss(torch.tensor([[1.0, 1.0]]), y, epoch=20)
+    wrong = edl_loss(torch.tensor([[20.0, 1.0]]), y, epoch=20)
+    assert right < none < wrong
+    # epoch 0: no KL term, so wrong-class evidence is only the squared error
+    assert edl_loss(torch.tensor([[20.0, 1.0]]), y, epoch=0) < wrong
+
+
+def test_regions_from_the_two_drawn_masks():
+    core = np.zeros((3, 6, 6), bool)
+    core[1, 2:4, 2:4] = True
+    flair = np.zeros_like(core)
+    flair[1, 1:5, 1:5] = True
+    brain = np.ones_like(core)
+    brain[:, 0] = False
+    regions = regions_from_masks(core, flair, brain)
+    assert (regions[core] == ROI1).all()
+    assert (regions[flair & ~core] == ROI2).all()
+    assert (regions[brain & ~flair] == ROI3).all() and (regions[~brain] == 0).all()
+
+
+def test_core_outside_flair_is_refused():
+    core = np.zeros((2, 4, 4), bool)
+    core[0, 0, 0] = core[0, 1, 1] = True
+    flair = np.zeros_like(core)
+    flair[0, 1, 1] = True
+    with pytest.raises(WeakSegError, match="1 of 2 core voxels lie outside the FLAIR mask"):
+        regions_from_masks(core, flair)
+
+
+def test_histogram_reference_maps_every_case_onto_the_same_scale():
+    rng = np.random.default_rng(0)
+    mask = np.ones((4, 8, 8), bool)
+    cases = [(f"c{i}", (rng.gamma(2.0, 1.0 + i, mask.shape) * (10 + 5 * i)).astype(np.float32), mask) for i in range(3)]
+    ref = ch.fit_reference("rcbv", cases, 64)
+    assert 0.0 <= min(ref.quantiles) and max(ref.quantiles) <= 1.0
+    outs = [ch.normalise(v, m, ref) for _, v, m in cases]
+    # after matching, differently scaled cases share one distribution (standardised with the training mean/SD)
+    for out in outs:
+        assert abs(float(out.mean())) < 0.2 and 0.8 < float(out.std()) < 1.2
+    # the mapping keeps the order of the voxels
+    order = np.argsort(cases[2][1].ravel())
+    assert (np.diff(outs[2].ravel()[order]) >= -1e-6).all()
+
+
+def test_gamma_switch_dissimilarities():
+    prior = np.array([0.9, 0.2, 0.6])
+    cnn = np.array([0.8, 0.9, 0.4])
+    assert np.allclose(dissimilarity(prior, cnn, "abs"), [0.1, 0.7, 0.2])
+    assert np.allclose(dissimilarity(prior, cnn, "binary"), [0, 1, 1])
+    kl = dissimilarity(prior, cnn, "kl")
+    assert kl[1] > kl[0] > 0
+
+
+def test_channel_kinds_and_structural_fallback():
+    config = EMReDLConfig(channels=[["t1c", "structural"], ["flair", "structural"], ["rcbv", "physiological"]])
+    assert config.prior_channels == ["rcbv"] and not config.prior_fallback
+    fallback = EMReDLConfig(channels=[["t1c", "structural"], ["flair", "structural"]])
+    assert fallback.prior_channels == ["t1c", "flair"] and fallback.prior_fallback
+    with pytest.raises(WeakSegError, match="structural or physiological"):
+        EMReDLConfig(channels=[["t1c", "anatomical"]])

@@ -1,0 +1,110 @@
+"""EMReDL vs its partial-cross-entropy baseline on physiological phantoms with planted infiltration.
+
+Shared by the CI test (tiny config, ``Testing/emredl``) and the report
+(``experiments/emredl_report.py``, full size): phantoms are written as case folders with
+every channel; the annotator's two masks (core = TC, FLAIR = WT, as drawn) go into each
+case's weak-label store; models are trained with ``weakseg train --method emredl`` options
+and applied through ``weakseg.methods.emredl.infiltration`` (the CLI's path) to held-out
+phantoms whose infiltration ground truth the method never sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from weakseg import brats
+
+TINY_SHAPE, TINY_SPACING = (24, 64, 64), 3.75
+"""CI phantoms: 240 mm in-plane field of view at 3.75 mm, 24 axial slices (paper 000 has 23)."""
+
+
+def write_phantom_case(root: Path, seed: int, shape=TINY_SHAPE, spacing=TINY_SPACING) -> Path:
+    """A phantom case folder with structural + physiological channels, its BraTS labels, and the annotator's masks."""
+    from weakseg.labels import WeakLabelStore
+    from weakseg.phantom import PhantomConfig, make_tumour_case
+    from weakseg.phantom.writer import write_case
+
+    phantom = make_tumour_case(PhantomConfig(seed=seed, shape=shape, spacing=spacing))
+    folder = write_case(phantom, Path(root) / phantom.case_id, physiology=True)
+    regions = brats.regions(sitk.GetArrayFromImage(phantom.labels))
+    store = WeakLabelStore.open(folder, grid=phantom.labels, case_id=phantom.case_id)
+    store.add_classes(["core", "flair"])
+    store.set_full_mask("core", regions["TC"])
+    store.set_full_mask("flair", regions["WT"])
+    store.provenance["full"] = "phantom: core = TC, flair = WT (as an annotator draws them)"
+    store.status = "complete"
+    store.save()
+    return folder
+
+
+def truth_infiltration(folder: Path) -> np.ndarray:
+    """Edema voxels with planted tumour-cell density >= 0.5 (the phantom's hidden ground truth)."""
+    from weakseg.io.case import find_case_files
+
+    seg = sitk.GetArrayFromImage(sitk.ReadImage(str(find_case_files(folder)["seg"])))
+    density = sitk.GetArrayFromImage(sitk.ReadImage(str(next(folder.glob("*_infiltration.nii.gz")))))
+    return (seg == brats.ED) & (density >= 0.5)
+
+
+def tiny_options(lam: float) -> dict:
+    """CPU-sized settings for the CI test; the paper's structure, fewer and faster steps."""
+    return {"base": 8, "depth": 2, "batch_size": 8, "lr": 3e-3, "lam": lam, "prior_epochs": 300, "prior_lr": 1e-2,
+            "prior_batch": 4096, "prior_patience": 60}
+
+
+@dataclass
+class Scores:
+    prior_auc: float
+    infiltration: dict = field(default_factory=dict)
+    core_dice: float = 0.0
+
+
+def _auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, scores)) if 0 < truth.sum() < truth.size else float("nan")
+
+
+def infiltration_metrics(prob: np.ndarray, truth: np.ndarray, tau: float) -> dict:
+    """Dice, AUC, MCC of the tumour map vs the planted infiltration, inside ROI2 (voxels pooled)."""
+    from sklearn.metrics import matthews_corrcoef
+
+    pred = prob >= tau
+    dice = 2 * float((pred & truth).sum()) / max(float(pred.sum() + truth.sum()), 1.0)
+    return {"dice": dice, "auc": _auc(prob, truth), "mcc": float(matthews_corrcoef(truth, pred))}
+
+
+def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
+    """Pooled over ``folders``: prior AUC on ROI2, infiltration Dice/AUC/MCC on ROI2, core Dice on ROI1 ∪ ROI2."""
+    from weakseg.methods.emredl import infiltration as inf
+    from weakseg.methods.emredl.channels import find_channel_files
+
+    names = [n for n, _ in model.card.preprocessing["channels"]]
+    probs, priors, truths, cores, core_truth, core_pred = [], [], [], [], [], []
+    for folder in folders:
+        seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
+        labels = sitk.GetArrayFromImage(sitk.ReadImage(str(seg)))
+        regions = brats.regions(labels)
+        core_path, flair_path = folder / "_core.nii.gz", folder / "_flair_mask.nii.gz"
+        images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
+        inputs = inf.Inputs(images, regions["TC"], regions["WT"])
+        result = inf.run_infiltration(model, inputs, tau=tau, with_prior=True, device="cpu")
+        roi2 = regions["WT"] & ~regions["TC"]
+        truth = truth_infiltration(folder)
+        probs.append(result.probability[roi2])
+        priors.append(result.prior[roi2])
+        truths.append(truth[roi2])
+        domain = regions["WT"]
+        core_pred.append((result.probability >= result.tau)[domain] & regions["TC"][domain])
+        core_truth.append(regions["TC"][domain])
+        cores.append(result.tau)
+    prob, prior, truth = (np.concatenate(v) for v in (probs, priors, truths))
+    pred_c, true_c = np.concatenate(core_pred), np.concatenate(core_truth)
+    core_dice = 2 * float((pred_c & true_c).sum()) / max(float(pred_c.sum() + true_c.sum()), 1.0)
+    return {"prior_auc": _auc(prior, truth), "infiltration": infiltration_metrics(prob, truth, cores[0]),
+            "core_dice": core_dice, "tau": cores[0], "roi2_voxels": int(truth.size),
+            "infiltrated_voxels": int(truth.sum())}

@@ -1,0 +1,108 @@
+"""EMReDL settings (paper 000); defaults are the paper's, the spec's §6 choices where it is silent."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from weakseg.errors import WeakSegError
+
+KINDS = ("structural", "physiological")
+STRUCTURAL = (("t1", "structural"), ("t1c", "structural"), ("t2", "structural"), ("flair", "structural"))
+PHYSIOLOGICAL = tuple((name, "physiological") for name in ("fa", "md", "p", "q", "rcbv", "mtt", "rcbf"))
+DISSIMILARITIES = ("abs", "binary", "kl")
+
+
+@dataclass
+class EMReDLConfig:
+    """Paper 000's two stages.
+
+    channels: ordered [name, kind] pairs; kind 'structural' or 'physiological'. Stage A uses
+      the physiological ones (all of them with ``prior_structural``); none → the structural
+      ones with a loud warning (spec §6.1).
+    prior_*: stage A, the evidential voxel classifier (paper: 1000 epochs, lr 1e-4, balanced
+      batches of 5e4 voxels, hidden width = number of features when ``prior_hidden`` is None).
+    lam: weight of the EM term (paper 1; 0 is the partial-cross-entropy baseline, same code).
+    dissimilarity g(prior, cnn) and kappa: gamma = [g <= kappa * vacuity] (spec §6.3–4).
+    epoch_iterations: M-step batches between E-steps (None: every training slice once).
+    tau: threshold of the tumour probability stored with the model (the UI's default).
+    """
+
+    channels: list[list[str]] = field(default_factory=lambda: [list(c) for c in STRUCTURAL + PHYSIOLOGICAL])
+    prior_structural: bool = False
+    prior_epochs: int = 1000
+    prior_lr: float = 1e-4
+    prior_batch: int = 50_000
+    prior_hidden: int | None = None
+    prior_patience: int = 50
+    binary_prior: bool = False
+    base: int = 32
+    depth: int = 4
+    batch_size: int = 8
+    lr: float = 1e-4
+    lam: float = 1.0
+    dissimilarity: str = "abs"
+    kappa: float = 1.0
+    epoch_iterations: int | None = None
+    roi3_erosion: int = 0
+    histogram_bins: int = 256
+    tau: float = 0.5
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        self.channels = [list(c) for c in self.channels]
+        names = [c[0] if c else "" for c in self.channels]
+        if not self.channels or any(len(c) != 2 for c in self.channels):
+            raise WeakSegError("channels must be a non-empty list of [name, kind] pairs")
+        if len(set(names)) != len(names):
+            raise WeakSegError(f"channel names repeat: {', '.join(names)}")
+        bad = [f"{n}={k}" for n, k in self.channels if k not in KINDS]
+        if bad:
+            raise WeakSegError(f"channel kind must be structural or physiological, not {', '.join(bad)}")
+        if self.dissimilarity not in DISSIMILARITIES:
+            raise WeakSegError(f"unknown dissimilarity '{self.dissimilarity}' (expected {', '.join(DISSIMILARITIES)})")
+        if not 0.0 <= self.lam <= 1.0:
+            raise WeakSegError(f"lam must be in [0, 1], got {self.lam}")
+        if not 0.0 < self.tau < 1.0:
+            raise WeakSegError(f"tau must be in (0, 1), got {self.tau}")
+        if min(self.prior_epochs, self.prior_batch, self.batch_size, self.base, self.depth) < 1:
+            raise WeakSegError("prior_epochs, prior_batch, batch_size, base and depth must be >= 1")
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.channels]
+
+    @property
+    def structural(self) -> list[str]:
+        return [name for name, kind in self.channels if kind == "structural"]
+
+    @property
+    def physiological(self) -> list[str]:
+        return [name for name, kind in self.channels if kind == "physiological"]
+
+    @property
+    def prior_channels(self) -> list[str]:
+        """Stage A's inputs: the physiological channels (plus structural ones if asked), else the structural ones."""
+        if self.prior_structural or not self.physiological:
+            return self.names
+        return self.physiological
+
+    @property
+    def prior_fallback(self) -> bool:
+        """True when stage A runs on structural channels only: not the paper's method."""
+        return not self.physiological
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "EMReDLConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise WeakSegError(f"unknown option(s) for method 'emredl': {', '.join(unknown)}")
+        return cls(**data)
+
+
+FALLBACK_WARNING = ("EMReDL: no physiological channel (DTI/DSC) given; the prior is trained on STRUCTURAL channels. "
+                    "This is NOT paper 000's method: the prior cannot see infiltration that only physiology reveals")

@@ -1,0 +1,133 @@
+"""EMReDL training cases: every channel, the region map and the brain, cropped to the brain box.
+
+Channels are found by name in the case folder (``*_rcbv.nii.gz`` ...), must share one
+grid, and are taken in LPS voxel order so axial slices are the first array axis. Regions
+come from the case's weak-label store: full masks 'core' and 'flair' as the annotator
+draws them (ROI2/ROI3 derived), else the store's 'regions' map; with ``derive_weak`` from
+the BraTS labels (ROI1 = TC, FLAIR = WT) for experiments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from weakseg.errors import WeakSegError
+from weakseg.io.case import find_case_files
+from weakseg.io.image import read_image
+from weakseg.labels.schema import ROI1, ROI2, ROI3
+from weakseg.methods.emredl import channels as ch
+from weakseg.methods.emredl.config import EMReDLConfig
+from weakseg.methods.emredl.regions import regions_from_masks
+from weakseg.preprocess import bounding_box, brain_mask, crop, to_canonical
+
+
+@dataclass
+class RawCase:
+    """Channels (name → (z, y, x) float32), regions and brain, canonical and cropped to the brain box."""
+
+    case_id: str
+    arrays: dict[str, np.ndarray]
+    regions: np.ndarray
+    brain: np.ndarray
+
+
+@dataclass
+class EMCase:
+    """A normalised case: stack (C, z, h, w); regions; stage-A prior and vacuity and the E-step target q on ROI2."""
+
+    case_id: str
+    stack: np.ndarray
+    regions: np.ndarray
+    prior: np.ndarray = field(default=None)  # type: ignore[assignment]
+    vacuity: np.ndarray = field(default=None)  # type: ignore[assignment]
+    q: np.ndarray = field(default=None)  # type: ignore[assignment]
+    full = False  # never voxel-labelled inside ROI2 (what the shared trainer records)
+
+    @property
+    def slices(self) -> np.ndarray:
+        return np.flatnonzero((self.regions > 0).reshape(self.regions.shape[0], -1).any(1))
+
+
+def brain_of(arrays: dict[str, np.ndarray], config: EMReDLConfig) -> np.ndarray:
+    """Non-zero voxels of the structural channels (all channels if none), holes filled: the same in training and use."""
+    names = config.structural or config.names
+    return brain_mask([arrays[n] for n in names])
+
+
+def _canonical_mask(array: np.ndarray, grid_image: sitk.Image) -> np.ndarray:
+    image = sitk.GetImageFromArray(np.asarray(array, np.uint8))
+    image.CopyInformation(grid_image)
+    return sitk.GetArrayFromImage(to_canonical(image))
+
+
+def _store_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, config: EMReDLConfig) -> np.ndarray:
+    from weakseg.labels import WeakLabelStore
+
+    if not WeakLabelStore.exists(folder):
+        raise WeakSegError("case has no weak labels (weaklabels/labels.json) with the core and FLAIR masks or "
+                           "regions; draw them, or set derive_weak to take them from BraTS labels", folder)
+    store = WeakLabelStore.open(folder, create=False)
+    store.verify()
+    if not store.grid.matches(reference):
+        raise WeakSegError("weak labels are on a different grid than the channels", store.path)
+    full = {name: store.full_mask(name) for name in ("core", "flair") if name in store.classes}
+    full = {k: v for k, v in full.items() if v is not None}
+    if len(full) == 2:
+        core, flair = (_canonical_mask(full[k], reference).astype(bool) for k in ("core", "flair"))
+        return regions_from_masks(core, flair, brain, config.roi3_erosion, store.path)
+    regions = store.regions()
+    if regions is None:
+        raise WeakSegError("weak labels hold neither 'core' and 'flair' masks nor a regions map", store.path)
+    return _canonical_mask(regions, reference)
+
+
+def _derived_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, config: EMReDLConfig) -> np.ndarray:
+    from weakseg import brats
+
+    seg = find_case_files(folder).get("seg")
+    if seg is None:
+        raise WeakSegError("derive_weak needs BraTS labels (*_seg) to take ROI1 = TC and FLAIR = WT from", folder)
+    image = read_image(seg)
+    ch.check_same_grid(image, reference, seg, "the channels")
+    labels = sitk.GetArrayFromImage(to_canonical(image))
+    region = brats.regions(labels)
+    return regions_from_masks(region["TC"], region["WT"], brain, config.roi3_erosion, seg)
+
+
+def load_raw_case(folder: str | Path, config: EMReDLConfig, derive: bool = False) -> RawCase:
+    folder = Path(folder)
+    images = ch.read_channels(ch.find_channel_files(folder, config.names), config.names, folder)
+    reference = images[config.names[0]]
+    arrays = {name: ch.canonical_array(image) for name, image in images.items()}
+    brain = brain_of(arrays, config)
+    regions = (_derived_regions if derive else _store_regions)(folder, reference, brain, config)
+    regions = np.where(brain, regions, 0).astype(np.uint8)
+    if not (regions == ROI1).any() or not (regions == ROI3).any():
+        raise WeakSegError("case needs both core (ROI1) and normal-appearing (ROI3) voxels to train on", folder)
+    box = bounding_box(brain)
+    return RawCase(folder.name, {k: np.ascontiguousarray(crop(v, box)) for k, v in arrays.items()},
+                   np.ascontiguousarray(crop(regions, box)), np.ascontiguousarray(crop(brain, box)))
+
+
+def fit_references(cases: list[RawCase], config: EMReDLConfig) -> dict[str, ch.ChannelReference]:
+    return {name: ch.fit_reference(name, [(c.case_id, c.arrays[name], c.brain) for c in cases], config.histogram_bins)
+            for name in config.names}
+
+
+def normalise_case(raw: RawCase, refs: dict[str, ch.ChannelReference], config: EMReDLConfig) -> EMCase:
+    stack = np.stack([ch.normalise(raw.arrays[n], raw.brain, refs[n]) for n in config.names])
+    return EMCase(raw.case_id, stack, raw.regions)
+
+
+def prior_features(case: EMCase, config: EMReDLConfig, where: np.ndarray) -> np.ndarray:
+    """(N, d) stage-A features of the voxels in ``where``."""
+    index = [config.names.index(n) for n in config.prior_channels]
+    return case.stack[index][:, where].T.astype(np.float32)
+
+
+__all__ = ["EMCase", "RawCase", "fit_references", "load_raw_case", "normalise_case", "prior_features",
+           "ROI1", "ROI2", "ROI3"]
