@@ -48,3 +48,20 @@ def structural_model(phantom_cases, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("emredl-structural")
     channels = [["t1", "structural"], ["t1c", "structural"], ["t2", "structural"], ["flair", "structural"]]
     return train_tiny(phantom_cases[0].parent, out / "run", [p.name for p in phantom_cases[:2]], channels=channels)
+
+
+import importlib.util  # noqa: E402
+
+if importlib.util.find_spec("slicer_core") is None:
+    collect_ignore_glob = ["test_mrml_*.py"]
+else:
+    sys.path.insert(0, str(ROOT / "Testing" / "mrml"))
+    from mrml_headless import HeadlessSlicer  # noqa: E402
+
+    @pytest.fixture
+    def mrml_scene(tmp_path_factory):
+        """A real vtkMRMLScene (slicer-core), cleared before and after the test."""
+        slicer = HeadlessSlicer.shared(tmp_path_factory.mktemp("terminologies"))
+        slicer.clear()
+        yield slicer.scene
+        slicer.clear()

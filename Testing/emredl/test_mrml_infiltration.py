@@ -1,0 +1,91 @@
+"""The clinician's flow in a real MRML scene on a real BraTS case: channels + core/FLAIR segments → Apply → τ.
+
+BraTS has no physiological maps and no infiltration truth: ROI1 = TC and FLAIR = WT, and the
+model is a structural-channel one (the prior's loud fallback). This checks the flow, not accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from conftest import BRATS
+from weakseg import brats
+from weakseg.errors import WeakSegError
+from weakseg.io.case import load_case
+from weakseg.models.registry import load_model
+from weakseg_mrml.infiltration import InfiltrationLogic
+from weakseg_mrml.tags import get_tag
+from weakseg_mrml.segmentation import add_segment_from_mask, segment_mask, set_reference_geometry
+from weakseg_mrml.volumes import add_volume_from_image
+
+CASE = BRATS / "Brats18_2013_11_1"
+pytestmark = pytest.mark.skipif(not CASE.is_dir(), reason="needs ../shared/data/brats18")
+
+
+def _scene_case(scene):
+    from slicer import vtkMRMLSegmentationNode
+
+    case = load_case(CASE)
+    nodes = {name: add_volume_from_image(scene, image, name.upper()) for name, image in case.images.items()}
+    regions = brats.regions(sitk.GetArrayFromImage(case.labels))
+    masks = vtkMRMLSegmentationNode()
+    masks.SetName("Drawn masks")
+    scene.AddNode(masks)
+    masks.CreateDefaultDisplayNodes()
+    set_reference_geometry(masks, case.grid, nodes["flair"])
+    add_segment_from_mask(masks, regions["TC"], case.grid, "core", "Enhancing core", (1, 0, 0))
+    add_segment_from_mask(masks, regions["WT"], case.grid, "flair", "FLAIR abnormality", (0, 0, 1))
+    return case, nodes, masks, regions
+
+
+def test_apply_and_tau_slider_on_a_brats_case(mrml_scene, structural_model):
+    case, nodes, masks, regions = _scene_case(mrml_scene)
+    model = load_model(structural_model)
+    logic = InfiltrationLogic(mrml_scene)
+    out = logic.apply(model, nodes, masks, tau=0.3, device="cpu")
+    assert any("NOT paper 000's method" in w for w in out.result.warnings)  # structural fallback is said loudly
+    seg = out.segmentation_node.GetSegmentation()
+    names = [seg.GetSegment(seg.GetNthSegmentID(i)).GetName() for i in range(seg.GetNumberOfSegments())]
+    assert names == ["Core tumour", "Infiltrated tumour", "Non-infiltrated oedema"]
+    assert get_tag(seg.GetSegment("Infiltrated tumour"), "WeakSeg.RTROIInterpretedType") == "CTV"
+    p = sitk.GetArrayFromImage(_image(out.probability_node))
+    assert p.shape == regions["WT"].shape and 0 <= p.min() and p.max() <= 1
+    roi2 = regions["WT"] & ~regions["TC"]
+    low_infil = segment_mask(out.segmentation_node, "Infiltrated tumour", case.grid)
+    low_oedema = segment_mask(out.segmentation_node, "Non-infiltrated oedema", case.grid)
+    assert np.array_equal(low_infil | low_oedema, roi2) and not (low_infil & low_oedema).any()
+    assert np.array_equal(low_infil, (p >= 0.3) & roi2)
+    low_table = logic.table_rows(out.table_node)
+    voxel_cm3 = float(np.prod(case.grid.GetSpacing())) / 1000
+    assert abs(low_table["Infiltrated tumour"] - low_infil.sum() * voxel_cm3) < 1e-3
+    assert abs(low_table["FLAIR minus core (ROI2)"] - roi2.sum() * voxel_cm3) < 1e-3
+
+    tau = float(np.quantile(p[roi2], 0.5)) + 1e-4  # a slider position that moves about half of ROI2
+    logic.set_tau(out, tau)
+    high_infil = segment_mask(out.segmentation_node, "Infiltrated tumour", case.grid)
+    high_table = logic.table_rows(out.table_node)
+    assert np.array_equal(high_infil, (p >= tau) & roi2)
+    assert high_infil.sum() < low_infil.sum() or tau <= 0.3
+    assert high_table["Infiltrated tumour"] != low_table["Infiltrated tumour"]
+    assert abs(high_table["Infiltrated tumour"] + high_table["Non-infiltrated oedema"]
+               - high_table["FLAIR minus core (ROI2)"]) < 2e-3
+    assert out.segmentation_node.GetAttribute("WeakSeg.InfiltrationTau") == f"{tau:g}"
+
+
+def _image(node):
+    from weakseg_mrml.volumes import image_from_volume
+
+    return image_from_volume(node)
+
+
+def test_missing_channel_and_missing_segment_are_refused(mrml_scene, structural_model):
+    _case, nodes, masks, _ = _scene_case(mrml_scene)
+    model = load_model(structural_model)
+    logic = InfiltrationLogic(mrml_scene)
+    with pytest.raises(WeakSegError, match="t1c"):
+        logic.apply(model, {k: v for k, v in nodes.items() if k != "t1c"}, masks, device="cpu")
+    masks.GetSegmentation().RemoveSegment("flair")
+    with pytest.raises(WeakSegError, match="no segment named 'flair abnormality'"):
+        logic.apply(model, nodes, masks, device="cpu")
