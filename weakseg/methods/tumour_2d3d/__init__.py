@@ -1,0 +1,69 @@
+"""Thesis ch. 2: the 2D-3D tumour model (2D networks per orientation → logit features → valid 3D U-Net).
+
+Training runs in resumable stages (``stages``): optional subnetwork pretraining per sequence
+(missing sequences, spec §2.6), the multi-sequence 2D network in each orientation, optional
+out-of-fold copies, then the 3D network on MR + cached feature channels with 70³ patches.
+The model is one ``cascade2d3d`` network; prediction runs it through the shared segmentation
+path (``segment_case``: preprocessing, 3D engine, recipe decoding, restore to the case grid)
+with the patch set to the case's grid, so the network sees the whole volume. The standard 3D
+baseline is the same method without orientations (``weakseg.methods.tumour_3d``); the fusion
+of several models is ``fusion.hierarchical_vote``. Spec: docs/methods/thesis-2d3d-oar.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from weakseg.methods import MethodInfo
+from weakseg.methods.tumour_2d3d.config import Tumour2D3DConfig
+from weakseg.methods.tumour_2d3d.fusion import hierarchical_vote
+
+METHOD = MethodInfo(
+    name="tumour-2d3d", title="2D-3D tumour model (thesis ch. 2)",
+    help="2D networks with modality-specific subnetworks in axial, coronal and sagittal slices give long-range "
+         "context features to a 3D U-Net",
+    sequences=("flair", "t1", "t1c", "t2"), label_kinds=("full",), target="tumour")
+
+
+def build_method(options: dict[str, Any], method: str = METHOD.name):
+    """The training stage named in ``options['stage']`` (default the final 3D stage)."""
+    from weakseg.methods.tumour_2d3d.stages import build_stage
+
+    return build_stage(options, method)
+
+
+def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
+    """Every stage as configured (``config.method_options`` → ``Tumour2D3DConfig``); the model folder."""
+    from weakseg.methods.tumour_2d3d.stages import train_all
+
+    return train_all(config, METHOD.name, None, progress, cancel)
+
+
+def canonical_shape(case) -> tuple[int, int, int]:
+    """(z, y, x) size of the case's grid once reoriented to LPS, as the segmentation path sees it."""
+    from weakseg.preprocess import to_canonical
+
+    return tuple(int(n) for n in to_canonical(case.grid).GetSize()[::-1])
+
+
+def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
+    """Segment ``case``: the whole volume in one window of the shared 3D engine (the network tiles itself)."""
+    from weakseg.inference import InferenceConfig, segment_case
+
+    config = config or InferenceConfig()
+    if model.card.network.get("name") == "cascade2d3d" and config.patch_size is None:
+        config = replace(config, patch_size=canonical_shape(case))
+    return segment_case(case, model, config, progress, cancel, case_id=case_id)
+
+
+def estimate_iteration(config, method: str = METHOD.name, defaults: dict[str, Any] | None = None) -> tuple[float, str]:
+    """Seconds per ``config.iterations`` unit: every stage's steps timed on random data of the run's sizes."""
+    from weakseg.methods.tumour_2d3d.timing import estimate
+
+    return estimate(config, method, defaults)
+
+
+__all__ = ["METHOD", "Tumour2D3DConfig", "build_method", "estimate_iteration", "hierarchical_vote", "predict", "train"]
