@@ -1,0 +1,251 @@
+"""Paper 002 (gan-seeds) on the 22 BraTS 2018 development cases: the shipped model and a CV by fold.
+
+Slice labels only: every training case's labels are derived from its ground truth with the
+paper's rule (binarise, erode each slice with a 3×3 square once, present if anything is
+left); the ground truth is used again only to score held-out cases. Folds are the tumour CV's
+(``experiments.tumour_cv.make_folds``: seeded, LGG split), so the fully supervised rows of
+docs/results/tumour-accuracy.json are an upper bound on the same folds.
+
+Each unit is resumable: training continues stage by stage from its run folder, and a unit
+whose ``eval.json`` exists is done. One process, one torch thread:
+
+    nohup nice -n 10 python experiments/gan_seeds_cv.py run --final --folds 0 1 2 3 4 > RUN/runner.out 2>&1 &
+    python experiments/gan_seeds_cv.py status
+    python experiments/gan_seeds_cv.py report      # docs/results/gan-seeds.json (the .md cites it)
+
+``--final`` trains on all 22 cases (the model shipped as weakseg/models/gan-seeds) and scores it
+on its own training cases (resubstitution: labelled so, never an accuracy claim).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from experiments.tumour_cv import DATA, list_cases, make_folds  # noqa: E402
+
+STATE = Path(os.environ.get("GAN_SEEDS_RUNS", ROOT.parent / "runs" / "gan-seeds"))
+CACHE = ROOT.parent / "cache" / "weakseg"
+RESULTS = ROOT / "docs" / "results"
+SHIPPED = ROOT / "weakseg" / "models" / "gan-seeds"
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
+STAGE_MODELS = ("s0", "os", "us", "combined")
+
+BUDGET = {
+    "iterations_classifier": 1000, "iterations_gan_a": 1500, "iterations_gan_b": 2000, "iterations_seg": 1500,
+    "rise_masks": 200, "preset": "cpu-25min",
+}
+"""The CPU budget: about 25 min of one core for 22 cases (75 min wall on the shared, oversubscribed machine);
+see docs/results/gan-seeds.md."""
+
+
+def train_config(name: str, train_cases: list[str], options: dict | None = None) -> dict:
+    return {"method": "gan-seeds", "dataset": str(DATA), "out": str(STATE / name), "iterations": 1,
+            "train_cases": train_cases, "derive_weak": True, "derive_weak_erosion": 1, "threads": 1,
+            "cache_dir": str(CACHE), "log_every": 50, "checkpoint_every": 200, "progress_bar": False,
+            "model_id": "gan-seeds" if name == "final" else f"gan-seeds-{name}",
+            "method_options": {**BUDGET, **(options or {})}}
+
+
+def train_unit(name: str, train_cases: list[str]) -> Path:
+    from weakseg.training import TrainConfig, train
+
+    run = STATE / name
+    raw = train_config(name, train_cases)
+    raw["resume"] = run.is_dir() and any((run / d).is_dir() for d in ("stages", "artifacts"))
+    return train(TrainConfig.from_dict(raw))
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+
+def _canonical_array(image):
+    import SimpleITK as sitk
+
+    from weakseg.preprocess import to_canonical
+
+    return sitk.GetArrayFromImage(to_canonical(image))
+
+
+def gradcam_baseline(model, case) -> np.ndarray:
+    """Classifier saliency thresholded: Grad-CAM of C, min-max normalised, > 0.5 on slices with p > 0.5."""
+    import torch
+
+    from weakseg.inference.segment import _canonical_case
+    from weakseg.methods.gan_seeds.bank import canvas_slices
+    from weakseg.methods.gan_seeds.seeds import gradcam, normalise
+    from weakseg.preprocess import PreprocessConfig, prepare_channels, uncrop
+
+    work, _ = _canonical_case(case)
+    stack, box = prepare_channels(work, model.card.sequences, PreprocessConfig("none"))
+    images, share, canvas = canvas_slices(stack, int(model.card.inference["size"]))
+    net = model.network.classifier.eval()
+    out = np.zeros(images.shape[0:1] + images.shape[2:], np.float32)
+    rows = np.flatnonzero(share >= float(model.card.inference["min_brain"]))
+    for i in range(0, len(rows), 64):
+        r = rows[i:i + 64]
+        x = torch.from_numpy(np.ascontiguousarray(images[r]))
+        with torch.no_grad():
+            p = net.probability(x).numpy()
+        out[r] = normalise(gradcam(net, x)).numpy() * (p > 0.5)[:, None, None]
+    mask = canvas.from_canvas(out) > 0.5
+    return uncrop(mask.astype(np.uint8), box, work.grid.GetSize()[::-1]).astype(bool)
+
+
+def score_case(model, folder: Path) -> dict:
+    """Every stage's 3D WT Dice and per-slice smoothed Dice, classifier scores, difference scores, timings."""
+    from weakseg.io.case import load_case
+    from weakseg.methods.gan_seeds.predict import predict
+    from weakseg.metrics import confusion, dice, slice_dice
+
+    case = load_case(folder, log_warnings=False)
+    truth = _canonical_array(case.labels) > 0
+    brain = (_canonical_array(case.images["flair"]) != 0).reshape(truth.shape[0], -1).any(1)
+    row: dict = {"case": folder.name, "slices_scored": int(brain.sum())}
+    for stage in STAGE_MODELS:
+        started = time.perf_counter()
+        result = predict(case, model, stage_model=stage)
+        seconds = time.perf_counter() - started
+        pred = _canonical_array(result.labels) > 0
+        per_slice = slice_dice(pred, truth)[brain]
+        row[stage] = {"dice_3d": dice(confusion(pred, truth)), "slice_dice": float(per_slice.mean()),
+                      "slice_dice_tumour": float(per_slice[truth.reshape(len(truth), -1).any(1)[brain]].mean()),
+                      "seconds": round(seconds, 2)}
+        if stage == "combined":
+            table = [r for r, b in zip(result.slice_table, brain) if b]
+            row["slices"] = {"dice": per_slice.round(4).tolist(), "d": [r["difference_score"] for r in table],
+                             "p": [r[next(k for k in r if k.startswith("p_"))] for r in table],
+                             "truth": truth.reshape(len(truth), -1).any(1)[brain].astype(int).tolist(),
+                             "pred_voxels": [int(v) for v in pred.reshape(len(pred), -1).sum(1)[brain]]}
+            row["predict_seconds"] = result.provenance["seconds"]
+    base = gradcam_baseline(model, case)
+    row["saliency_baseline"] = {"dice_3d": dice(confusion(base, truth)),
+                                "slice_dice": float(slice_dice(base, truth)[brain].mean())}
+    return row
+
+
+def evaluate_unit(name: str, model_dir: Path, cases: list[str]) -> dict:
+    from weakseg.models import load_model
+
+    model = load_model(model_dir)
+    rows = [score_case(model, DATA / c) for c in cases]
+    out = {"unit": name, "cases": rows, "stages": json.loads((STATE / name / "stages.json").read_text())}
+    write_json(STATE / name / "eval.json", out)
+    return out
+
+
+def write_json(path: Path, data) -> None:
+    from weakseg.io.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data, indent=1, default=float) + "\n")
+
+
+def ship(model_dir: Path) -> None:
+    """Copy the final model folder into the package (whole or not at all)."""
+    tmp = SHIPPED.with_name(".gan-seeds.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp)
+    if SHIPPED.exists():
+        shutil.rmtree(SHIPPED)
+    os.replace(tmp, SHIPPED)
+
+
+# --- commands -----------------------------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    STATE.mkdir(parents=True, exist_ok=True)
+    cases = list_cases()
+    folds = make_folds(cases)
+    if args.final and not (STATE / "final" / "eval.json").is_file():
+        model = train_unit("final", cases)
+        ship(model)
+        evaluate_unit("final", model, cases)
+    for k in args.folds or []:
+        name = f"fold{k}"
+        if (STATE / name / "eval.json").is_file():
+            continue
+        held = folds[k]
+        model = train_unit(name, [c for c in cases if c not in held])
+        evaluate_unit(name, model, held)
+    return 0
+
+
+def cmd_status(args) -> int:
+    for unit in sorted(p for p in STATE.iterdir() if p.is_dir()) if STATE.is_dir() else []:
+        stages = json.loads((unit / "stages.json").read_text()) if (unit / "stages.json").is_file() else {}
+        done = "evaluated" if (unit / "eval.json").is_file() else "model" if (unit / "model").is_dir() else "training"
+        print(f"{unit.name:<8} {done:<10} stages done: {', '.join(stages) or 'none'}")
+    return 0
+
+
+def filtering_curve(rows: list[dict]) -> list[dict]:
+    """Paper's Table 6 layout over all scored slices: kept / removed mean slice Dice and % removed per t."""
+    dice = np.concatenate([r["slices"]["dice"] for r in rows])
+    d = np.concatenate([r["slices"]["d"] for r in rows])
+    tumour = np.concatenate([r["slices"]["truth"] for r in rows]).astype(bool)
+    out = [{"t": 0.0, "kept_dice": float(dice.mean()), "removed_dice": None, "removed_percent": 0.0}]
+    for t in THRESHOLDS:
+        flagged = d < t
+        out.append({"t": t, "kept_dice": float(dice[~flagged].mean()),
+                    "removed_dice": float(dice[flagged].mean()) if flagged.any() else None,
+                    "removed_percent": float(100 * flagged.mean()), "removed_slices": int(flagged.sum()),
+                    "kept_tumour_dice": float(dice[~flagged & tumour].mean()) if (~flagged & tumour).any() else None})
+    return out
+
+
+def summarise(unit: dict) -> dict:
+    from weakseg.metrics import slice_auc
+
+    rows = unit["cases"]
+    out = {"cases": [r["case"] for r in rows]}
+    for stage in STAGE_MODELS:
+        out[stage] = {k: float(np.mean([r[stage][k] for r in rows])) for k in ("dice_3d", "slice_dice",
+                                                                               "slice_dice_tumour")}
+        out[stage]["dice_3d_per_case"] = {r["case"]: round(r[stage]["dice_3d"], 4) for r in rows}
+    out["saliency_baseline"] = {k: float(np.mean([r["saliency_baseline"][k] for r in rows]))
+                                for k in ("dice_3d", "slice_dice")}
+    p = np.concatenate([r["slices"]["p"] for r in rows])
+    truth = np.concatenate([r["slices"]["truth"] for r in rows])
+    out["classifier_auc"] = float(slice_auc(p, truth))
+    out["filtering"] = filtering_curve(rows)
+    out["predict_seconds_mean"] = float(np.mean([r["predict_seconds"]["total"] for r in rows]))
+    out["stage_seconds"] = {k: v["seconds"] for k, v in unit["stages"].items()}
+    return out
+
+
+def cmd_report(args) -> int:
+    units = {p.parent.name: json.loads(p.read_text()) for p in sorted(STATE.glob("*/eval.json"))}
+    report = {"protocol": __doc__.strip().splitlines()[0], "budget": BUDGET,
+              "units": {name: summarise(u) for name, u in units.items()}}
+    folds = [u for n, u in units.items() if n.startswith("fold")]
+    if folds:
+        pooled = {"cases": [r for u in folds for r in u["cases"]], "stages": {}}
+        report["cv_pooled"] = {**summarise(pooled), "folds": sorted(n for n in units if n.startswith("fold"))}
+    write_json(RESULTS / "gan-seeds.json", report)
+    print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--final", action="store_true", help="train and ship the model on all 22 cases first")
+    run.add_argument("--folds", type=int, nargs="*", help="folds to run, in order (resumable)")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("status").set_defaults(func=cmd_status)
+    sub.add_parser("report").set_defaults(func=cmd_report)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
