@@ -21,9 +21,12 @@ def add_case_arguments(parser: argparse.ArgumentParser) -> None:
                              "series of different patients are always refused")
 
 
-def case_from_args(args: argparse.Namespace) -> Case:
+def case_from_args(args: argparse.Namespace, log_warnings: bool = True) -> Case:
+    """The case the arguments name; ``log_warnings=False`` keeps its warnings (``case.warnings``) for a
+    caller that may still refuse it in one line."""
     explicit = {name: getattr(args, name) for name in SEQUENCES if getattr(args, name, None)}
     if not args.case and not explicit:
         raise WeakSegError("give a case folder or at least one sequence (--flair PATH ...)")
     return load_case(args.case, sequences=explicit or None, labels=args.labels, reference=args.reference,
-                     allow_mixed_studies=getattr(args, "allow_mixed_studies", False), case_id=getattr(args, "case_id", None))
+                     allow_mixed_studies=getattr(args, "allow_mixed_studies", False), case_id=getattr(args, "case_id", None),
+                     log_warnings=log_warnings)

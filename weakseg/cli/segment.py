@@ -63,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
 
     from weakseg.inference import InferenceConfig, write_outputs
     from weakseg.inference.outputs import segment_outputs
-    from weakseg.models import load_model
+    from weakseg.models.family import model_for_case
 
     progress = None
     if args.progress:
         progress = lambda event: print(json.dumps(event), file=sys.stderr, flush=True)  # noqa: E731
     if not args.case and not any(getattr(args, name, None) for name in SEQUENCES):
         raise WeakSegError("give a case folder or at least one sequence (--flair PATH ...)")
-    case = case_from_args(args)
+    case = case_from_args(args, log_warnings=False)  # logged once the case is known to be segmentable
     rtstruct = getattr(args, "rtstruct", None)
     reference = _rt_reference(rtstruct, case, args) if rtstruct else None
     outputs = segment_outputs(args.out, output_stem(args.prefix, args.case_id, case.case_id), case,
@@ -78,10 +78,15 @@ def run(args: argparse.Namespace) -> int:
                               case_dirs=[args.case, rtstruct])
     config = InferenceConfig(device=args.device, tta=args.tta, batch_size=args.batch_size, threads=args.threads,
                              min_component_fraction=args.min_component)
-    model = load_model(args.model)
     import logging
 
     from weakseg.clinical import segment_checked
+
+    model, fallback = model_for_case(args.model, case.images)
+    case.require(model.card.sequences)
+    for line in [*case.warnings, fallback]:
+        if line:
+            logging.getLogger("weakseg").warning(line)
 
     result, _ = segment_checked(case, model, config, mode=args.preprocess, n4=args.n4, progress=progress,
                                 case_id=args.case_id, notify=logging.getLogger("weakseg").warning)

@@ -25,7 +25,7 @@ import SimpleITK as sitk
 
 from weakseg.clinical.brain import DEEPBET_VERSION, BrainConfig, extract_brain
 from weakseg.clinical.checks import Expects, Fitness, assess
-from weakseg.clinical.grid import labels_onto, resample_onto, working_grid
+from weakseg.clinical.grid import INTERPOLATIONS, labels_onto, resample_onto, working_grid
 from weakseg.clinical.register import Registration, RegistrationConfig, register_rigid
 from weakseg.errors import WeakSegError
 
@@ -42,12 +42,15 @@ class ClinicalConfig:
     mode: str = "auto"
     n4: bool = False
     spacing_mm: float = 1.0
+    interpolation: str = "linear"  # intensities onto the working grid: 'linear' or 'bspline' (cubic)
     brain: BrainConfig = field(default_factory=BrainConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise WeakSegError(f"unknown preprocessing mode '{self.mode}' (expected one of {', '.join(MODES)})")
+        if self.interpolation not in INTERPOLATIONS:
+            raise WeakSegError(f"unknown interpolation '{self.interpolation}' (expected {' or '.join(INTERPOLATIONS)})")
 
 
 @dataclass
@@ -104,9 +107,10 @@ def _run(case, fitness: Fitness, wanted: set[str], config: ClinicalConfig) -> Pr
                       **reg.report(), "seconds": round(time.perf_counter() - started, 2)})
     started = time.perf_counter()
     grid = working_grid(ref, config.spacing_mm)
-    images = {name: resample_onto(image, grid, transforms.get(name)) for name, image in originals.items()}
+    images = {name: resample_onto(image, grid, transforms.get(name), interpolation=config.interpolation)
+              for name, image in originals.items()}
     steps.append({"step": "resample", "grid_size": list(grid.GetSize()), "spacing_mm": config.spacing_mm,
-                  "orientation": "LPS", "interpolation": "linear", "seconds": round(time.perf_counter() - started, 2)})
+                  "orientation": "LPS", "interpolation": config.interpolation, "seconds": round(time.perf_counter() - started, 2)})
     if "n4" in wanted:
         for name in list(images):
             started = time.perf_counter()

@@ -84,6 +84,9 @@ class ModelCard:
     licence: str = ""
     description: str = ""
     version: str = ""
+    family: str = ""
+    """Models that are one model for different sequence subsets (e.g. all four, T1c alone) share a
+    family; a case lacking a sequence is segmented by the member it has every sequence for."""
     schema: str = SCHEMA
     card_sha256: str = ""
     """SHA-256 of the card's own JSON without this field (``card_digest``): an edited card is refused."""

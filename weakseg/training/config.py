@@ -14,7 +14,7 @@ from typing import Any
 
 from weakseg.errors import WeakSegError
 from weakseg.io.jsonfile import read_json_object
-from weakseg.io.validate import check_fields, spec
+from weakseg.io.validate import check_fields, spec, safe_name
 
 # Fields that may differ between a run and its resumption (they do not change the result).
 RESUMABLE_CHANGES = {"iterations", "resume", "progress_bar", "device", "threads", "log_every", "cache_dir", "checkpoint_every",
@@ -36,6 +36,8 @@ class TrainConfig:
     description / licence: copied into the model card (licence defaults to the BraTS note).
     method_options: the method's own config (e.g. ``weakseg.methods.mixed.MixedConfig``).
     model_id: a safe name (it becomes a folder name when the model is registered).
+    family: models that are one model for different sequence subsets share a family name (on
+      the card); ``weakseg segment`` falls back to the member a case has the sequences for.
 
     Every field is type- and range-checked on construction (``weakseg.io.validate``), the
     same checks whether the values come from the command line, a JSON file or a job.
@@ -59,6 +61,7 @@ class TrainConfig:
     threads: int | None = spec(None, minimum=1, maximum=1024)
     cache_dir: str | None = None
     model_id: str = spec("model", name=True)
+    family: str = ""
     resume: bool = False
     progress_bar: bool = True
     description: str = ""
@@ -67,6 +70,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "training option ")
+        if self.family:
+            safe_name(self.family, "training option family")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

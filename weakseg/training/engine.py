@@ -278,6 +278,7 @@ class Trainer:
             "method_config": self.method.config.to_dict(), "validation_history": history,
         }
         card = self.method.model_card(cfg.model_id, training, metrics, cfg.licence, cfg.description)
+        card.family = cfg.family
         model_dir = save_model(core, card, self.out / MODEL_FOLDER)
         plot_curves(self.out / EVENTS_NAME, self.out / CURVES_NAME)
         events.emit("done", iteration=cfg.iterations - 1, model=str(model_dir), seconds=training["seconds"],
@@ -333,4 +334,5 @@ def export_checkpoint(run_dir: str | Path, folder: str | Path, model_id: str | N
                 "validation_history": history, "exported_from_checkpoint": True}
     metrics = {"validation_cases": config.validation_cases, "last_validation": history[-1]} if history else {}
     card = method.model_card(model_id or config.model_id, training, metrics, config.licence, config.description)
+    card.family = config.family
     return save_model(network, card, folder)

@@ -56,19 +56,19 @@ def run(parameters: dict, events, job) -> dict:
     from weakseg.inference import InferenceConfig, write_outputs
     from weakseg.inference.outputs import segment_outputs
     from weakseg.io.case import load_case
-    from weakseg.models import load_model
+    from weakseg.models.family import model_for_case
 
     events.progress("load", fraction=0.0, message="reading images")
     case = load_case(p.case, sequences=p.sequences or None, reference=p.reference)
     outputs = segment_outputs(Path(p.out), output_stem(p.prefix, p.case_id, case.case_id), case,
                               case_dirs=[p.case] if p.case else [])
     events.progress("model", fraction=0.0, message=f"loading model {p.model}")
-    model = load_model(p.model, device="cpu")
+    model, fallback = model_for_case(p.model, case.images, device="cpu")
     config = InferenceConfig(device=p.device, tta=p.tta, batch_size=p.batch_size, threads=p.threads,
                              min_component_fraction=p.min_component)
     from weakseg.clinical import segment_checked
 
-    notes: list[str] = []
+    notes: list[str] = [fallback] if fallback else []
     result, prepared = segment_checked(case, model, config, mode=p.preprocess, n4=p.n4, progress=events.engine_progress,
                                        cancel=threading.Event(), case_id=p.case_id, notify=notes.append)
     events.progress("write", fraction=0.0, message="writing outputs")

@@ -1,0 +1,61 @@
+"""Missing sequences at test time: fall back to the family member trained for what the case has.
+
+A model family is one model trained for different sequence subsets (the four-sequence default,
+T1c alone, ...; ``ModelCard.family``). A case lacking a sequence the chosen model needs is
+never zero-filled: it is segmented by the member with the most of the case's sequences, and the
+user is told so; with no member fitting, it is refused, naming what each member needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from weakseg.errors import WeakSegError
+from weakseg.models.card import CARD_NAME, ModelCard
+from weakseg.models.registry import PACKAGE_MODELS, LoadedModel, load_model, user_models_dir
+
+
+def family_members(family: str) -> list[tuple[Path, ModelCard]]:
+    """(folder, card) of every registered model of ``family`` (user folder first: a user's retrained
+    member of the same id replaces the shipped one)."""
+    found: dict[str, tuple[Path, ModelCard]] = {}
+    for root in (user_models_dir(), PACKAGE_MODELS):
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            if not (folder / CARD_NAME).is_file():
+                continue
+            try:
+                card = ModelCard.read(folder / CARD_NAME)
+            except WeakSegError:
+                continue  # a broken card elsewhere must not stop this case; loading it directly still says why
+            if card.family == family and card.id not in found:
+                found[card.id] = (folder, card)
+    return list(found.values())
+
+
+def _words(sequences: Iterable[str]) -> str:
+    return "+".join(sequences) or "none"
+
+
+def model_for_case(model_id_or_path: str | Path, available: Iterable[str],
+                   device: str = "cpu") -> tuple[LoadedModel, str | None]:
+    """The model to segment a case having ``available`` sequences with, and a note when it is not the one asked for."""
+    model = load_model(model_id_or_path, device=device)
+    have = set(available)
+    card = model.card
+    if set(card.sequences) <= have or not card.family:
+        return model, None  # fits, or no family: the case check refuses with its own message
+    members = [(folder, c) for folder, c in family_members(card.family) if set(c.sequences) <= have]
+    if not members:
+        needs = "; ".join(f"{c.id} needs {_words(c.sequences)}" for _, c in family_members(card.family))
+        raise WeakSegError(f"case has {_words(sorted(have))}: no model of family '{card.family}' can segment it "
+                           f"({needs}); nothing was zero-filled")
+    folder, best = max(members, key=lambda m: (len(m[1].sequences), m[1].id))
+    note = (f"case has {_words(sorted(have))}, model '{card.id}' needs {_words(card.sequences)}: segmenting with "
+            f"'{best.id}', trained for {_words(best.sequences)} only")
+    return load_model(folder, device=device), note
+
+
+__all__ = ["family_members", "model_for_case"]
