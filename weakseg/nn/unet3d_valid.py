@@ -39,7 +39,8 @@ def valid_output_size_3d(size: int) -> int:
 @dataclass(frozen=True)
 class ValidUNet3DConfig:
     """in_channels: all inputs (MR + features); n_classes: 4 classes or 3 sigmoid regions; widths: the
-    three levels (thesis reconstruction 32, 64, 128; CPU-sized default); norm: 'none' or 'group';
+    three levels (thesis reconstruction 32, 64, 128; CPU-sized default); norm: 'none' (the thesis's) or
+    'group' (GroupNorm's statistics span the tile, so its outputs depend on the tile size);
     late_channels: trailing input channels joined at the last decoder stage (model B); upsample:
     'nearest' (default: the network is then exactly equivariant to shifts by 4, so tiled prediction
     does not depend on the tile size) or 'trilinear' (the spec's choice; its clamped borders make

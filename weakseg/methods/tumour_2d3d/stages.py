@@ -47,14 +47,30 @@ def run_stage(config, name: str, method, train_cases: list[str], validation: lis
     return Trainer(stage_config, method, _with_stage(progress, name), cancel).run()
 
 
-def case_sequences(config) -> tuple[dict[str, set[str]], list[str]]:
-    """Training case id → the sequences it has; and the validation case ids."""
+def case_sequences(config) -> tuple[dict[str, dict[str, Path]], list[str]]:
+    """Training case id → its sequence files; and the validation case ids."""
     from weakseg.io.case import find_case_files
     from weakseg.training.data import dataset_folders
     from weakseg.training.engine import select_cases
 
     train, validation = select_cases(config, dataset_folders(config.dataset))
-    return {p.name: set(find_case_files(p)) - {"seg"} for p in train}, [p.name for p in validation]
+    files = {p.name: {k: v for k, v in find_case_files(p).items() if k != "seg"} for p in train}
+    return files, [p.name for p in validation]
+
+
+def training_expects(files: list[Path]) -> dict[str, Any]:
+    """The card's ``expects`` block: the training images' voxel size when they share one (headers only)."""
+    import SimpleITK as sitk
+
+    spacings = []
+    for path in files:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        spacings.append(tuple(round(float(v), 4) for v in reader.GetSpacing()[:3]))
+    if not spacings or len(set(spacings)) != 1:
+        return {}
+    return {"spacing_mm": list(spacings[0])}
 
 
 def train_all(config, method: str, defaults: dict[str, Any] | None = None, progress=None,
@@ -72,7 +88,7 @@ def train_all(config, method: str, defaults: dict[str, Any] | None = None, progr
                            "another --out", out)
     have, validation = case_sequences(config)
     needed = set(cfg.sequences)
-    complete = sorted(n for n, s in have.items() if needed <= s)
+    complete = sorted(n for n, s in have.items() if needed <= set(s))
     if not complete:
         raise WeakSegError(f"no training case has every sequence the model needs ({', '.join(cfg.sequences)})",
                            config.dataset)
@@ -109,7 +125,9 @@ def train_all(config, method: str, defaults: dict[str, Any] | None = None, progr
     position = {c: i for i, c in enumerate(complete)}
     fold_of = (lambda case_id: position[case_id] % cfg.oof_folds) if cfg.oof_folds else None
     device = distributed.device_for(distributed.from_environment(), resolve_device(config.device))
-    stage3d = VolumeStage(cfg, models2d, fold_models, fold_of, out / STAGES / FEATURES, device, method, record)
+    expects = training_expects([have[c][cfg.sequences[0]] for c in complete])
+    stage3d = VolumeStage(cfg, models2d, fold_models, fold_of, out / STAGES / FEATURES, device, method, record,
+                          expects)
     return run_stage(config, "3d", stage3d, complete, validation, cfg.iterations_3d or config.iterations,
                      progress, cancel, folder=out)
 

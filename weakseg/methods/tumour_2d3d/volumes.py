@@ -79,7 +79,7 @@ class VolumeStage:
     def __init__(self, config: Tumour2D3DConfig, models2d: dict[str, Path] | None = None,
                  fold_models: dict[str, list[Path]] | None = None, fold_of: Callable[[str], int] | None = None,
                  cache_dir: Path | None = None, device: str | torch.device = "cpu", method: str = "tumour-2d3d",
-                 stages: dict[str, Any] | None = None):
+                 stages: dict[str, Any] | None = None, expects: dict[str, Any] | None = None):
         self.config = config
         self.models2d = dict(models2d or {})
         self.fold_models = dict(fold_models or {})
@@ -88,6 +88,7 @@ class VolumeStage:
         self.device = torch.device(device)
         self.method = method
         self.stages = dict(stages or {})
+        self.expects = dict(expects or {})
         self.loss_fn = common.segmentation_loss(config, "3d")
         self.recipe = config.recipe_config
         self.output = valid_output_size_3d(config.patch)
@@ -219,5 +220,7 @@ class VolumeStage:
                      "note": "the network takes whole volumes; predict sets the patch to the case's grid"}
         training = {**training, "stages": self.stages, "feature_scaling": "z-score over training brain voxels",
                     "features": "out-of-fold" if self.fold_models else "in-sample" if cfg.orientations else "none"}
-        return common.model_card(cfg, self.method, {"name": "cascade2d3d", "config": net.to_dict()},
+        card = common.model_card(cfg, self.method, {"name": "cascade2d3d", "config": net.to_dict()},
                                  list(cfg.sequences), inference, model_id, training, metrics, licence, description)
+        card.expects = dict(self.expects)  # the training images' voxel size, for the input checks
+        return card
