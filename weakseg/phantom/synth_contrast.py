@@ -79,6 +79,8 @@ def paint(gen: np.ndarray, lut: np.ndarray, rng: np.random.Generator, config: Sy
     image = np.abs(image)  # magnitude images are never negative
     gamma = float(np.exp(rng.normal(0.0, config.gamma_sd)))
     image = np.power(image, gamma)
+    if strip is not None:  # skull-stripped scans are exactly zero outside the brain mask
+        image = np.where(strip, image, 0.0)
     return (image * rng.uniform(*config.scale_range)).astype(np.float32)
 
 
