@@ -117,9 +117,19 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          lambda: {**default_options(), "normalisation": "zscore", "recipe": {**RECIPE_V1, "output": "regions"}}, 4000,
          Variant(True, 0.1, "cv"),
          "recipe-2d with three sigmoid outputs WT ⊃ TC ⊃ ET (BCE + soft Dice per region) instead of softmax classes",
-         phase=1),
+         phase=2),
+    Spec("t1c-only", "new recipe, T1c alone", "mixed",
+         lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["t1c"]}, 4000,
+         Variant(True, 0.1, "cv"),
+         "recipe-2d trained and tested on the post-contrast T1 alone (the missing-sequence table; what "
+         "default-tumour-t1c is trained as)", phase=1),
+    Spec("flair-t1c", "new recipe, FLAIR + T1c", "mixed",
+         lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["flair", "t1c"]},
+         4000, Variant(True, 0.1, "cv"),
+         "recipe-2d on FLAIR and post-contrast T1 only (the missing-sequence table)", phase=1),
 ]}
-"""Run order within a fold. Later sessions append: triplanar 2D, standard 3D, 2D-3D, SegResNet peer."""
+"""Run order within a fold. Phase 0: the main comparison; 1: missing-sequence subsets; 2: ablations.
+Later sessions append: triplanar 2D, standard 3D, 2D-3D, SegResNet peer."""
 
 
 # --- folds -----------------------------------------------------------------------------------------
