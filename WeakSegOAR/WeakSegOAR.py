@@ -1,8 +1,10 @@
-"""WeakSegOAR: organs at risk from any OAR model card, with RTSTRUCT export as the main output.
+"""WeakSegOAR: organs at risk from an OAR model (the shipped ``default-oar`` or one trained from RT-Structs).
 
-Same panel and Logic as WeakSegTumor (``WeakSegQt``); organs are coded as anatomical
-structures and the export section is open by default. Until an organ-at-risk model is
-installed the panel says so and offers "Import model" instead of a disabled Segment button.
+Same panel as WeakSegTumor (``WeakSegQt``) with its own inputs (T1c, or T1 when there is no
+contrast scan: the model reads the first given), one segment per organ with its TG-263 name,
+side, SNOMED CT code and colour, the RTSTRUCT export open as the main action, and an organ
+review: each organ rated accepted / minor edit / major edit / rejected (the thesis's clinical
+scale), saved with the scene and exportable as CSV.
 """
 
 import slicer
@@ -51,13 +53,80 @@ class WeakSegOARWidget(SegmentPanelWidget):
     export_first = True
     offers_demo = False
 
+    def setup(self) -> None:
+        SegmentPanelWidget.setup(self)
+        self._addReviewSection()
+
+    def _addReviewSection(self) -> None:
+        """Organ review: a table of organs with a rating each, and 'Export review (CSV)'."""
+        import qt
+
+        try:
+            import ctk
+
+            section = ctk.ctkCollapsibleButton()
+            section.text = _("Organ review")
+        except ImportError:  # the widget tests' stand-ins
+            section = qt.QGroupBox(_("Organ review"))
+        layout = qt.QVBoxLayout(section)
+        self.reviewTable = qt.QTableWidget(0, 2)
+        self.reviewTable.setHorizontalHeaderLabels([_("Organ"), _("Rating")])
+        self.reviewTable.toolTip = _("Rate each organ as a radiotherapist would: accepted, minor edit, major edit, "
+                                     "rejected. Saved with the scene.")
+        layout.addWidget(self.reviewTable)
+        self.reviewExportButton = qt.QPushButton(_("Export review (CSV)"))
+        self.reviewExportButton.connect("clicked(bool)", self.onExportReview)
+        layout.addWidget(self.reviewExportButton)
+        self.layout.addWidget(section)
+        self.reviewSection = section
+        self.updateReview()
+
+    def updateResultPanel(self, segmentationNode=None) -> None:
+        SegmentPanelWidget.updateResultPanel(self, segmentationNode)
+        if hasattr(self, "reviewTable"):
+            self.updateReview()
+
+    def _reviewNode(self):
+        return self._parameterNode.outputSegmentation if self._parameterNode else None
+
+    def updateReview(self) -> None:
+        import qt
+
+        node = self._reviewNode()
+        rows = self.logic.review_rows(node) if node is not None else []
+        self.reviewTable.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            self.reviewTable.setItem(index, 0, qt.QTableWidgetItem(row["organ"]))
+            combo = qt.QComboBox()
+            combo.addItem(_("not rated"), "")
+            for rating in self.logic.review_scale:
+                combo.addItem(_(rating), rating)
+            combo.setCurrentIndex(max(combo.findData(row["rating"]), 0))
+            combo.connect("currentIndexChanged(int)", lambda i, organ=row["organ"], box=combo: self.onRate(organ, box))
+            self.reviewTable.setCellWidget(index, 1, combo)
+        self.reviewExportButton.enabled = bool(rows)
+
+    def onRate(self, organ: str, combo) -> None:
+        node = self._reviewNode()
+        if node is not None:
+            self.logic.rate(node, organ, combo.itemData(combo.currentIndex) or None)
+
+    def onExportReview(self) -> None:
+        import qt
+
+        node = self._reviewNode()
+        if node is None:
+            return
+        path = qt.QFileDialog.getSaveFileName(None, _("Export organ review"), "organ-review.csv", "CSV (*.csv)")
+        if path:
+            with slicer.util.tryWithErrorDisplay(_("The review could not be written."), waitCursor=True):
+                self.logic.export_review(node, path)
+
 
 class WeakSegOARTest(ScriptedLoadableModuleTest):
-    """Export flow on a synthetic MR series: a segmentation node becomes an RTSTRUCT referencing the series.
-
-    No organ-at-risk model ships yet, so the test builds the organ segmentation from known
-    masks and runs the real export worker. It skips, naming what is missing, when the export
-    packages (scikit-image; on Slicer 5.10 also pydicom 3) are not installed.
+    """Segment a phantom head with the shipped ``default-oar`` and export the organs as an RTSTRUCT; also the
+    export of hand-made organ segments. Each test skips, naming what is missing, when the packages its
+    worker job needs (torch for segmenting; scikit-image, pydicom 3 for export) are not installed.
     """
 
     def setUp(self):
@@ -66,6 +135,41 @@ class WeakSegOARTest(ScriptedLoadableModuleTest):
     def runTest(self):
         self.setUp()
         self.test_rtstruct_export()
+        self.setUp()
+        self.test_segment_phantom_head()
+
+    def test_segment_phantom_head(self):
+        import os
+
+        from WeakSegQt.selftest import scratch_folder, skip_unless_installed
+
+        skip_unless_installed(self, "segment", "export-rtstruct")
+        import pydicom
+
+        from weakseg.phantom.config import PhantomConfig
+        from weakseg.phantom.head_oar import make_head_case
+        from weakseg.rt.series import write_synthetic_series
+        from weakseg_mrml.volumes import add_volume_from_image
+
+        root = scratch_folder(self, "WeakSegOARTest-")
+        head = make_head_case(PhantomConfig(seed=7, physiology=False))
+        write_synthetic_series(head.images["t1"], os.path.join(root, "series"), "MR")
+        volume = add_volume_from_image(slicer.mrmlScene, head.images["t1"], "T1 head")
+        logic = WeakSegOARLogic()
+        model = next((m for m in logic.models() if m.id == "default-oar"), None)
+        if model is None:
+            self.skipTest("the default-oar model is not installed")
+        node = logic.segment({"t1": volume}, model, device="cpu", timeout=600)
+        names = [node.GetSegmentation().GetNthSegment(i).GetName()
+                 for i in range(node.GetSegmentation().GetNumberOfSegments())]
+        self.assertIn("Brainstem", names)
+        self.assertIn("Eye_L", names)
+        logic.rate(node, "Brainstem", "accepted")
+        logic.export_review(node, os.path.join(root, "review.csv"))
+        out = logic.export(node, os.path.join(root, "series"), os.path.join(root, "rtstruct.dcm"), "rtstruct",
+                           timeout=600)
+        self.assertEqual(pydicom.dcmread(out).Modality, "RTSTRUCT")
+        self.delayDisplay(_("Test passed"))
 
     def test_rtstruct_export(self):
         import os

@@ -25,6 +25,7 @@ from WeakSegQt.dependencies import ensure_dependencies
 from WeakSegQt.models import ModelSection
 from WeakSegQt.runs import RunController
 from weakseg import SEQUENCES
+from weakseg_mrml.segment_logic import missing_inputs, model_inputs
 
 UI_FILE = os.path.join(os.path.dirname(__file__), "Resources", "UI", "SegmentPanel.ui")
 
@@ -156,7 +157,7 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         folder = str(entry.folder) if entry is not None else ""
         if self._parameterNode and self._parameterNode.modelFolder != folder:
             self._parameterNode.modelFolder = folder
-        used = set(entry.sequences) if entry is not None else set()
+        used = set(sum(model_inputs(entry), [])) if entry is not None else set()
         for name in SEQUENCES:  # only the sequences the model reads are asked for
             visible = entry is None or name in used
             getattr(self.ui, f"{name}Selector").setVisible(visible)
@@ -174,14 +175,15 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _checkCanApply(self, caller=None, event=None) -> None:
         node = self._parameterNode
         entry = self.models.current()
-        missing = [s for s in (entry.sequences if entry else []) if node is None or getattr(node, s) is None]
+        missing = missing_inputs(self._inputs() if node else {}, entry) if entry else []
         busy = self.runs.busy
         ready = bool(node and entry and not missing) and not busy
         self.ui.applyButton.enabled = ready
         if entry is None:
             tip = _("No model is installed: import one in the Model section")
         elif missing:
-            tip = _("Choose a volume for: {names}").format(names=", ".join(missing))
+            names = ", ".join(missing) if model_inputs(entry)[0] else _(" or ").join(missing)
+            tip = _("Choose a volume for: {names}").format(names=names)
         elif busy:
             tip = _("A job is running")
         else:

@@ -31,6 +31,35 @@ DICOM_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
 DEVICES = ("auto", "cpu", "cuda", "mps")  # as the worker's segment job
 
 
+def model_inputs(model: ModelEntry) -> tuple[list[str], list[str]]:
+    """(sequences the model needs, sequences of which it reads the first given).
+
+    Tumour models need every card sequence; an organ-at-risk model reads one T1-weighted image
+    (its card's ``inference.inputs``, e.g. T1c else T1) and lists no required sequence.
+    """
+    if model.sequences:
+        return list(model.sequences), []
+    try:
+        card = json.loads((Path(model.folder) / "card.json").read_text(encoding="utf-8"))
+        return [], [str(s) for s in (card.get("inference") or {}).get("inputs", [])]
+    except (OSError, ValueError, AttributeError):
+        return [], []
+
+
+def missing_inputs(inputs: dict, model: ModelEntry) -> list[str]:
+    """Required sequences not assigned; or, for a one-of model with none assigned, all its choices."""
+    needed, any_of = model_inputs(model)
+    missing = [s for s in needed if inputs.get(s) is None]
+    if any_of and not any(inputs.get(s) is not None for s in any_of):
+        missing += any_of
+    return missing
+
+
+def inputs_words(model: ModelEntry) -> str:
+    needed, any_of = model_inputs(model)
+    return ", ".join(needed) if needed else f"one of {', '.join(any_of)} (the first given is used)"
+
+
 class SegmentLogic(SceneLogic):
     """Logic of a segmentation panel; ``model_kind`` picks which model cards it offers."""
 
@@ -62,20 +91,21 @@ class SegmentLogic(SceneLogic):
 
     @staticmethod
     def reference_sequence(inputs: dict, model: ModelEntry) -> str:
-        """The grid the result is written on: FLAIR when the model uses it, else its first sequence."""
-        for name in ("flair", *model.sequences):
-            if name in inputs and name in model.sequences:
+        """The grid the result is written on: FLAIR when the model uses it, else its first sequence given."""
+        needed, any_of = model_inputs(model)
+        for name in ("flair", *needed, *any_of):
+            if name in inputs and (name in needed or name in any_of):
                 return name
-        raise WeakSegError(f"model '{model.id}' needs {', '.join(model.sequences)}; none is assigned")
+        raise WeakSegError(f"model '{model.id}' needs {inputs_words(model)}; none is assigned")
 
     def check_inputs(self, inputs: dict, model: ModelEntry) -> None:
         unknown = sorted(set(inputs) - set(SEQUENCES))
         if unknown:
             raise WeakSegError(f"unknown sequence(s) {', '.join(unknown)}")
-        missing = [s for s in model.sequences if inputs.get(s) is None]
+        missing = missing_inputs(inputs, model)
         if missing:
-            raise WeakSegError(f"model '{model.id}' needs {', '.join(model.sequences)}; assign a volume to "
-                               f"{', '.join(missing)}")
+            raise WeakSegError(f"model '{model.id}' needs {inputs_words(model)}; assign a volume to "
+                               f"{' or '.join(missing) if not model_inputs(model)[0] else ', '.join(missing)}")
 
     # ------------------------------------------------------------------ segmenting
 
@@ -96,7 +126,8 @@ class SegmentLogic(SceneLogic):
             raise WeakSegError(f"unknown device '{device}' (expected {', '.join(DEVICES)})")
         work = Path(tempfile.mkdtemp(prefix="weakseg-segment-", dir=str(work_dir) if work_dir else None))
         files = {}
-        for name in entry.sequences:
+        needed, any_of = model_inputs(entry)
+        for name in [*needed, *(s for s in any_of if s in inputs)]:
             files[name] = str(write_image(image_from_volume(inputs[name]), work / "inputs" / f"{name}.nrrd"))
         reference = self.reference_sequence(inputs, entry)
         out = Path(keep_outputs) if keep_outputs else work / "out"

@@ -48,3 +48,58 @@ def test_oar_result_becomes_coded_organ_segments(mrml_scene, tmp_path):
     assert logic.low_confidence_slices(node)[0]["p"] == {"OpticChiasm": 0.5}
     assert logic.slice_point(node, {"z_mm": 10.0})[2] == 10.0
     assert node.GetAttribute("WeakSeg.Outputs") is None  # no temporary path is saved with the scene
+
+
+def _oar_node(mrml_scene, tmp_path):
+    from WeakSegOARLib.logic import WeakSegOARLogic
+
+    grid = sitk.Image([30, 28, 10], sitk.sitkInt16)
+    t1 = add_volume_from_image(mrml_scene, grid, "T1c")
+    array = np.zeros((10, 28, 30), np.uint8)
+    array[2:6, 4:10, 4:10] = 1
+    array[2:6, 4:10, 20:26] = 2
+    array[6:9, 12:20, 12:18] = 3
+    labels = sitk.GetImageFromArray(array)
+    labels.CopyInformation(grid)
+    path = write_image(labels, tmp_path / "labels.nii.gz")
+    entries = [{"name": "Eye_L", "value": 1, "color": [0.2, 0.8, 0.2], "snomed_code": "81745001", "snomed_meaning": "Eye"},
+               {"name": "Eye_R", "value": 2, "color": [0.1, 0.6, 0.1], "snomed_code": "81745001", "snomed_meaning": "Eye"},
+               {"name": "Brainstem", "value": 3, "color": [0.6, 0.4, 0.8], "snomed_code": "119238007",
+                "snomed_meaning": "Brain stem"}]
+    result = {"outputs": {"labels": str(path)}, "labels": entries, "tumour": False,
+              "model": {"id": "default-oar", "sha256": "ab" * 32, "version": "1.0.0"}, "parameters": {}, "provenance": {}}
+    logic = WeakSegOARLogic(mrml_scene)
+    return logic, logic.import_result(result, t1)
+
+
+def test_lateral_organs_carry_their_side_in_the_terminology(mrml_scene, tmp_path):
+    _, node = _oar_node(mrml_scene, tmp_path)
+    segmentation = node.GetSegmentation()
+    left = Terminology.parse(segmentation.GetSegment("Eye_L").GetTerminology())
+    right = Terminology.parse(segmentation.GetSegment("Eye_R").GetTerminology())
+    assert left.type[1] == right.type[1] == "81745001"
+    assert left.type_modifier == ("SCT", "7771000", "Left") and right.type_modifier == ("SCT", "24028007", "Right")
+    assert Terminology.parse(segmentation.GetSegment("Brainstem").GetTerminology()).type_modifier is None
+
+
+def test_organ_review_is_stored_on_the_node_and_exported_as_csv(mrml_scene, tmp_path):
+    import csv
+
+    import pytest
+
+    from weakseg.errors import WeakSegError
+
+    logic, node = _oar_node(mrml_scene, tmp_path)
+    assert logic.review_scale == ("accepted", "minor edit", "major edit", "rejected")
+    logic.rate(node, "Eye_L", "accepted")
+    logic.rate(node, "Brainstem", "major edit")
+    with pytest.raises(WeakSegError, match="unknown rating"):
+        logic.rate(node, "Eye_R", "fine")
+    with pytest.raises(WeakSegError, match="no segment"):
+        logic.rate(node, "Lens_L", "accepted")
+    assert logic.ratings(node) == {"Brainstem": "major edit", "Eye_L": "accepted"}
+    # saved with the scene: the rating is a node attribute, so it survives a scene save/load
+    assert "major edit" in node.GetAttribute("WeakSeg.OrganReview")
+    rows = list(csv.DictReader(open(logic.export_review(node, tmp_path / "review.csv"))))
+    assert [(r["organ"], r["rating"]) for r in rows] == [("Eye_L", "accepted"), ("Eye_R", ""), ("Brainstem", "major edit")]
+    assert {r["model"] for r in rows} == {"default-oar"}
