@@ -32,8 +32,9 @@ def test_valid_3d_maps_70_to_30_and_refuses_misaligned_inputs():
     for bad in (46, 68, 69, 72):  # too small, or a pooling input would be odd
         with pytest.raises(WeakSegError, match="≡ 2"):
             valid_output_size_3d(bad)
-    with pytest.raises(WeakSegError, match="cubic"):
-        net(torch.zeros(1, 16, 70, 70, 74))
+    assert net(torch.zeros(1, 16, 70, 54, 74)).shape == (1, 4, 30, 14, 34)  # each side on its own
+    with pytest.raises(WeakSegError, match="≡ 2"):
+        net(torch.zeros(1, 16, 70, 70, 72))
 
 
 def _support(net, x, j):
@@ -60,13 +61,14 @@ def test_output_voxel_j_is_input_voxel_20_plus_j(j):
 
 
 def test_tiled_prediction_does_not_depend_on_the_tile():
-    """Tiles start at multiples of the stride, so 70³ tiles, 110³ tiles and one forward pass agree."""
+    """Tiles start at multiples of the stride, so 70³ tiles, larger fitted windows and one forward pass agree."""
     torch.manual_seed(1)
     net = ValidUNet3D(ValidUNet3DConfig(3, 4, (2, 3, 4))).double().eval()
     volume = torch.randn(3, 37, 45, 33, dtype=torch.double)
     small, large = net.predict_volume(volume, 70), net.predict_volume(volume, 110, batch_size=2)
     assert small.shape == (4, 37, 45, 33)
     assert torch.allclose(small, large, atol=1e-10)
+    assert torch.allclose(small, net.predict_volume(volume, 54), atol=1e-10)  # 14³ outputs, many tiles
     cube = volume[:, :30, :30, :30]
     whole = net(F.pad(cube, (20, 20) * 3)[None])[0]
     assert torch.allclose(net.predict_volume(cube, 70), whole, atol=1e-10)

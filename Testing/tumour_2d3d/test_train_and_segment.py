@@ -12,6 +12,7 @@ import torch
 
 from weakseg.cli import main
 from weakseg.errors import Cancelled, WeakSegError
+from weakseg.methods.tumour_2d3d.evaluate import case_probabilities
 from weakseg.models import ModelCard, load_model
 from weakseg.training import TrainConfig, read_events, train
 from weakseg.training.engine import export_checkpoint
@@ -72,6 +73,9 @@ def test_standard_3d_baseline_trains_and_segments(tiny_dataset, tmp_path, capsys
     assert load_model(tmp_path / "run" / "model").network.net3d.enc0[0].in_channels == 4
     code, out = _segment(tiny_dataset / "Phantom_0001", tmp_path / "run" / "model", tmp_path / "seg", capsys)
     assert code == 0, out.err
+    probs, truth, regions = case_probabilities(tmp_path / "run" / "model", tiny_dataset / "Phantom_0002")
+    assert not regions and all(p.shape == (4, *truth.shape) for p in probs.values())  # what the CV driver scores
+    assert np.allclose(probs[True].sum(0), 1.0, atol=1e-4) and not np.allclose(probs[True], probs[False])
     with pytest.raises(WeakSegError, match="no 2D orientations"):
         train(TrainConfig.read(write_config(tmp_path / "x.json", tiny_dataset, tmp_path / "x", method="tumour-3d",
                                             method_options={"orientations": ["axial"]})))

@@ -38,7 +38,8 @@ class Cascade2D3DConfig:
     """sequences: MR channels; orientations: one 2D network each (() = standard 3D); net2d: the
     ``MultiSeq2DConfig`` shared by the orientations; net3d: ``ValidUNet3DConfig`` options (channels
     are derived); features_at: 'input' (model A) or 'late' (model B); inplane_downsample: the
-    training resolution (volumes are shrunk in-plane by it); tile: inference input tile side;
+    training resolution (volumes are shrunk in-plane by it); tile: largest inference window side (a
+    volume that fits is one window);
     slice_batch: 2D slices per forward pass."""
 
     sequences: int = 4
@@ -47,7 +48,7 @@ class Cascade2D3DConfig:
     net3d: dict[str, Any] = field(default_factory=dict)
     features_at: str = "input"
     inplane_downsample: int = 1
-    tile: int = 110
+    tile: int = 126
     slice_batch: int = 16
 
     def __post_init__(self) -> None:

@@ -86,14 +86,21 @@ def _conv(cin: int, cout: int, norm: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def crop_centre(x: torch.Tensor, size: int) -> torch.Tensor:
+def crop_centre(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     """Centre crop of the three spatial axes to ``size`` (the offsets here are always integers)."""
-    offsets = [(s - size) // 2 for s in x.shape[-3:]]
-    return x[..., offsets[0]:offsets[0] + size, offsets[1]:offsets[1] + size, offsets[2]:offsets[2] + size]
+    index = [slice((s - n) // 2, (s - n) // 2 + n) for s, n in zip(x.shape[-3:], size)]
+    return x[(Ellipsis, *index)]
+
+
+def fitted_side(size: int, tile: int) -> int:
+    """The input side for ``size`` output voxels along an axis: the smallest valid side covering them, at most ``tile``."""
+    need = max(size + 2 * CONTEXT, 2 * CONTEXT + 10)
+    need += (2 - need) % 4
+    return min(tile, need)
 
 
 class ValidUNet3D(nn.Module):
-    """``forward(x [N,C,n,n,n]) -> logits [N,K,n-40,n-40,n-40]`` (cubic inputs; see ``predict_volume``)."""
+    """``forward(x [N,C,a,b,c]) -> logits [N,K,a-40,b-40,c-40]`` (each side ≡ 2 mod 4; see ``predict_volume``)."""
 
     def __init__(self, config: ValidUNet3DConfig):
         super().__init__()
@@ -116,46 +123,48 @@ class ValidUNet3D(nn.Module):
         return F.interpolate(x, scale_factor=2, mode="trilinear", align_corners=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-1]
-        if tuple(x.shape[-3:]) != (size,) * 3:
-            raise WeakSegError(f"valid 3D U-Net expects cubic patches, got {tuple(x.shape[-3:])}")
-        valid_output_size_3d(size)
+        for side in x.shape[-3:]:
+            valid_output_size_3d(side)
         late = self.config.late_channels
         mr, extra = (x[:, :-late], x[:, -late:]) if late else (x, None)
         e0 = self.enc0(mr)                                   # n - 2
         e1 = self.enc1(F.max_pool3d(e0, 2))                  # (n - 2) / 2 - 4
         e2 = self.enc2(F.max_pool3d(e1, 2))
         up = self._up(e2)
-        d1 = self.dec1(torch.cat([crop_centre(e1, up.shape[-1]), up], 1))
+        d1 = self.dec1(torch.cat([crop_centre(e1, up.shape[-3:]), up], 1))
         up = self._up(d1)
-        parts = [crop_centre(e0, up.shape[-1]), up]
+        parts = [crop_centre(e0, up.shape[-3:]), up]
         if extra is not None:
-            parts.append(crop_centre(extra, up.shape[-1]))
+            parts.append(crop_centre(extra, up.shape[-3:]))
         return self.head(self.dec0(torch.cat(parts, 1)))
 
     @torch.no_grad()
-    def predict_volume(self, volume: torch.Tensor, tile: int = 70, batch_size: int = 1) -> torch.Tensor:
+    def predict_volume(self, volume: torch.Tensor, tile: int = 126, batch_size: int = 1) -> torch.Tensor:
         """Logits [K,Z,Y,X] of a whole volume [C,Z,Y,X], zeros outside it (as training patches are padded).
 
-        Output tiles of ``tile`` − 40 start at multiples of 4 (the network's total stride), so every
-        tile pools in the same phase and the result is what one forward pass over the whole
-        (zero-padded) volume would give, whatever the tile size; overlaps hold identical values.
+        Windows are at most ``tile`` per side and no larger than the volume needs (one window
+        along an axis the volume fits in). Output tiles start at multiples of 4 (the network's
+        total stride), so every tile pools in the same phase and the result is what one forward
+        pass over the whole zero-padded volume would give, whatever the tiles; overlaps agree.
         """
-        out_side = valid_output_size_3d(tile)
-        step = out_side - out_side % 4
+        valid_output_size_3d(tile)
         c, *shape = volume.shape
-        counts = [max(1, int(np.ceil((s - out_side) / step)) + 1) for s in shape]
-        right = [(n - 1) * step + tile - CONTEXT - s for s, n in zip(shape, counts)]
-        padded = F.pad(volume, [p for s, r in zip(reversed(shape), reversed(right)) for p in (CONTEXT, r)])
-        starts = [[i * step for i in range(n)] for n in counts]
+        sides = [fitted_side(s, tile) for s in shape]
+        outs = [n - 2 * CONTEXT for n in sides]
+        steps = [o - o % 4 for o in outs]
+        counts = [max(1, int(np.ceil((s - o) / st)) + 1) for s, o, st in zip(shape, outs, steps)]
+        right = [(n - 1) * st + side - CONTEXT - s for s, n, st, side in zip(shape, counts, steps, sides)]
+        padded = F.pad(volume, [p for r in reversed(right) for p in (CONTEXT, r)])
+        starts = [[i * st for i in range(n)] for n, st in zip(counts, steps)]
         corners = [(z, y, x) for z in starts[0] for y in starts[1] for x in starts[2]]
-        result = torch.zeros((self.config.n_classes, *[(n - 1) * step + out_side for n in counts]),
+        result = torch.zeros((self.config.n_classes, *[(n - 1) * st + o for n, st, o in zip(counts, steps, outs)]),
                              dtype=volume.dtype, device=volume.device)
+        (a, b, d), (oa, ob, od) = sides, outs
         for b0 in range(0, len(corners), batch_size):
             chunk = corners[b0:b0 + batch_size]
-            x = torch.stack([padded[:, z:z + tile, y:y + tile, xx:xx + tile] for z, y, xx in chunk])
+            x = torch.stack([padded[:, z:z + a, y:y + b, xx:xx + d] for z, y, xx in chunk])
             for logit, (z, y, xx) in zip(self(x).to(result.dtype), chunk):
-                result[:, z:z + out_side, y:y + out_side, xx:xx + out_side] = logit
+                result[:, z:z + oa, y:y + ob, xx:xx + od] = logit
         return result[:, :shape[0], :shape[1], :shape[2]]
 
 

@@ -28,7 +28,7 @@ class Tumour2D3DConfig:
     oof_folds: 0 = 3D features of training cases from 2D networks trained on them (the thesis);
       k ≥ 2 = out-of-fold features from k extra 2D trainings per orientation (spec §8 #6).
     slices_per_batch / patches_per_batch: 2D slices and 3D patches per batch; tumour_fraction: share
-      centred on tumour; patch: 3D training input side (output side patch − 40); tile: inference side.
+      centred on tumour; patch: 3D training input side (output side patch − 40); tile: largest inference window side.
     optimizer: 'adamw' or the thesis's 'ngsgd' (normalised-gradient SGD summed over 10 batches in 2D
       and 5 in 3D unless batches_per_iteration_* say otherwise; plateau halving, F = 200, d = 0.98).
     class_weights_2d / _3d: the thesis's adaptive cross-entropy targets, used when the recipe loss is
@@ -49,7 +49,7 @@ class Tumour2D3DConfig:
     upsample3d: str = "nearest"
     features_at: str = "input"
     patch: int = 70
-    tile: int = 110
+    tile: int = 126
     iterations_2d: int | None = None
     iterations_3d: int | None = None
     iterations_pretrain: int | None = None

@@ -196,15 +196,12 @@ class VolumeStage:
 
     @torch.no_grad()
     def validate(self, network: nn.Module, cases: list[TrainingCase], device: torch.device) -> dict[str, float]:
+        from weakseg.methods.tumour_2d3d.evaluate import stack_probabilities
+
         was_training = network.training
         network.eval()
-        scores = []
-        for case in cases:
-            if case.classes_full is None:
-                continue
-            logits = network.predict_stack(torch.from_numpy(np.asarray(case.stack, np.float32)).to(device))
-            probs = common.probabilities(logits, self.config.regions).cpu().numpy()
-            scores.append(common.region_dice(probs, case.classes_full, self.config.regions))
+        scores = [common.region_dice(stack_probabilities(network, c.stack, self.config.regions, device=device),
+                                     c.classes_full, self.config.regions) for c in cases if c.classes_full is not None]
         network.train(was_training)
         return common.mean_scores(scores)
 

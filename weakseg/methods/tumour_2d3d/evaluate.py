@@ -1,0 +1,44 @@
+"""Probabilities of a trained 2D-3D (or standard 3D) model on a training-resolution stack: validation and CV.
+
+The cross-validation driver scores every post-processing variant from these volumes
+(experiments/tumour_cv.py's predictors take ``(model_dir, case folder, cache)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from weakseg.methods.tumour_2d3d import common
+from weakseg.methods.tumour_2d3d.config import Tumour2D3DConfig
+
+
+@torch.no_grad()
+def stack_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = False,
+                        size: tuple[int, int] | None = None, device: str | torch.device = "cpu") -> np.ndarray:
+    """(K, z, h, w) probabilities of a cascade on a (C, z, h, w) stack; ``tta`` averages the left-right mirror;
+    ``size`` brings them to the original in-plane resolution (bilinear)."""
+    x = torch.from_numpy(np.asarray(stack, np.float32)).to(device)
+    probs = common.probabilities(network.predict_stack(x), regions)
+    if tta:
+        probs = 0.5 * (probs + common.probabilities(network.predict_stack(x.flip(-1)), regions).flip(-1))
+    if size is not None and tuple(size) != tuple(probs.shape[-2:]):
+        probs = F.interpolate(probs.transpose(0, 1), size=tuple(size), mode="bilinear",
+                              align_corners=False).transpose(0, 1)
+    return probs.cpu().numpy()
+
+
+def case_probabilities(model_dir: str | Path, folder: str | Path, cache: str | Path | None = None):
+    """({tta: probabilities at the original resolution}, truth classes, regions flag) of one labelled case folder."""
+    from weakseg.models import load_model
+    from weakseg.training.data import load_training_case
+
+    model = load_model(model_dir)
+    cfg = Tumour2D3DConfig.from_dict(model.card.training["method_config"], model.card.method)
+    case = load_training_case(folder, cfg.data_config(), keep_full=True, cache_dir=cache)
+    size = case.classes_full.shape[-2:]
+    probs = {tta: stack_probabilities(model.network, case.stack, cfg.regions, tta, size) for tta in (False, True)}
+    return probs, case.classes_full, cfg.regions
