@@ -45,7 +45,9 @@ class WeakSegTumor(ScriptedLoadableModule):
             "Segment a brain tumour (necrosis/non-enhancing core, edema, enhancing tumour) from T1, T1 contrast, "
             "T2 and FLAIR. Sequences are assigned from volume names and series descriptions; the result is a "
             "segmentation ready for the Segment Editor, with the slices to review first, and exports as "
-            "RTSTRUCT or DICOM SEG referencing the original series.")
+            "RTSTRUCT or DICOM SEG referencing the original series. The Infiltration section (EMReDL, paper 000) "
+            "splits the FLAIR abnormality into infiltrated tumour and oedema from an enhancing-core mask, a FLAIR "
+            "mask and physiological maps (research use).")
         self.parent.helpText += " " + _('See the <a href="{url}">documentation</a>.').format(url=HELP_URL)
         self.parent.acknowledgementText = _(
             "Models trained on BraTS data are for research use only, not for clinical decisions.")
@@ -59,7 +61,30 @@ def _register_settings():
 
 
 class WeakSegTumorWidget(SegmentPanelWidget):
+    """The Segment panel plus the infiltration section (paper 000: core / infiltrated tumour from two masks)."""
+
     logic_class = WeakSegTumorLogic
+
+    infiltration = None
+
+    def setup(self) -> None:
+        SegmentPanelWidget.setup(self)
+        import importlib.util
+
+        if importlib.util.find_spec("ctk") is None:  # CTK widgets exist in Slicer; the PyQt test harness has none
+            logging.info("WeakSeg Tumor: CTK not available, infiltration section not shown")
+            return
+        from WeakSegQt.infiltration_panel import InfiltrationSection
+        from weakseg_mrml.infiltration import InfiltrationLogic
+
+        self.infiltration = InfiltrationSection(
+            self.layout, InfiltrationLogic(), device_getter=lambda: self.ui.deviceComboBox.currentData or "auto")
+        self.layout.addStretch(1)
+
+    def enter(self) -> None:
+        SegmentPanelWidget.enter(self)
+        if self.infiltration is not None:
+            self.infiltration.refresh()
 
 
 class WeakSegTumorTest(ScriptedLoadableModuleTest):

@@ -108,3 +108,29 @@ def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
     return {"prior_auc": _auc(prior, truth), "infiltration": infiltration_metrics(prob, truth, cores[0]),
             "core_dice": core_dice, "tau": cores[0], "roi2_voxels": int(truth.size),
             "infiltrated_voxels": int(truth.sum())}
+
+
+def youden_tau(model, folders: list[Path]) -> float:
+    """τ maximising Youden's J (sensitivity + specificity − 1) on ROI2 of ``folders`` (paper 000 §4.5, spec §6.17).
+
+    Used on the *training* phantoms, whose planted infiltration plays the part of the
+    paper's recurrence labels on its training patients; the held-out phantoms never set τ.
+    """
+    from sklearn.metrics import roc_curve
+
+    from weakseg.methods.emredl import infiltration as inf
+    from weakseg.methods.emredl.channels import find_channel_files
+
+    names = [n for n, _ in model.card.preprocessing["channels"]]
+    probs, truths = [], []
+    for folder in folders:
+        seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
+        regions = brats.regions(sitk.GetArrayFromImage(sitk.ReadImage(str(seg))))
+        images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
+        result = inf.run_infiltration(model, inf.Inputs(images, regions["TC"], regions["WT"]), device="cpu")
+        roi2 = regions["WT"] & ~regions["TC"]
+        probs.append(result.probability[roi2])
+        truths.append(truth_infiltration(folder)[roi2])
+    fpr, tpr, thresholds = roc_curve(np.concatenate(truths), np.concatenate(probs))
+    best = int(np.argmax(tpr - fpr))
+    return float(np.clip(thresholds[best], 1e-3, 1 - 1e-3))

@@ -58,8 +58,58 @@ def find_segment(segmentation_node, names: tuple[str, ...]) -> str:
                        f"{' or '.join(repr(n) for n in names[:2])} (it has: {', '.join(sorted(by_name)) or 'none'})")
 
 
+def tumour_result_masks(segmentation_node, reference):
+    """(core, FLAIR) from a tumour model's result: core = necrosis ∪ enhancing, FLAIR = core ∪ edema (spec §7)."""
+    from weakseg_mrml.segmentation import segment_mask
+
+    segmentation = segmentation_node.GetSegmentation()
+    ids = {segmentation.GetSegment(segmentation.GetNthSegmentID(i)).GetName().strip().lower():
+           segmentation.GetNthSegmentID(i) for i in range(segmentation.GetNumberOfSegments())}
+    if not {"necrosis", "enhancing", "edema"} <= set(ids):
+        return None
+    necrosis, enhancing, edema = (segment_mask(segmentation_node, ids[k], reference) for k in ("necrosis", "enhancing",
+                                                                                               "edema"))
+    return necrosis | enhancing, necrosis | enhancing | edema
+
+
+CHANNEL_ALIASES = {"t1c": ("t1ce", "t1c", "t1gd", "t1 contrast", "t1+c"), "flair": ("flair", "t2f"),
+                   "t1": ("t1", "t1n"), "t2": ("t2", "t2w")}
+
+
+def auto_assign(names: list[str], volume_nodes) -> dict:
+    """{channel: volume node} by node name: ``*_rcbv``, ``rCBV``, BraTS suffixes; each volume used once."""
+    import re
+
+    out, used = {}, set()
+    for name in sorted(names, key=lambda n: -len(n)):  # longer names first: 't1c' before 't1'
+        aliases = CHANNEL_ALIASES.get(name, (name,))
+        for node in volume_nodes:
+            label = node.GetName().strip().lower()
+            if node.GetID() in used:
+                continue
+            if any(re.search(rf"(^|[_\-\s]){re.escape(a)}$", label) or label == a for a in aliases):
+                out[name] = node
+                used.add(node.GetID())
+                break
+    return out
+
+
 class InfiltrationLogic(SceneLogic):
     """Apply / set_tau, callable without a GUI (tested on slicer-core)."""
+
+    @staticmethod
+    def models() -> list:
+        """Installed EMReDL models (catalog entries)."""
+        from weakseg_mrml.catalog import list_models
+
+        return [m for m in list_models() if m.method == "emredl"]
+
+    def auto_assign(self, model) -> dict:
+        from weakseg.methods.emredl.infiltration import model_config
+
+        nodes = [n for n in self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode") if n.GetAttribute(ROLE_ATTRIBUTE) != ROLE
+                 and n.GetClassName() == "vtkMRMLScalarVolumeNode"]
+        return auto_assign(model_config(model).names, nodes)
 
     def inputs(self, model, channel_nodes: dict, masks_node, core_segment: str | None = None,
                flair_segment: str | None = None):
@@ -74,6 +124,10 @@ class InfiltrationLogic(SceneLogic):
             raise WeakSegError(f"choose a volume for channel(s) {', '.join(missing)} (model '{model.card.id}' needs them)")
         images = {n: image_from_volume(channel_nodes[n]) for n in config.names}
         reference = images[config.names[0]]
+        if core_segment is None and flair_segment is None:
+            derived = tumour_result_masks(masks_node, reference)
+            if derived is not None:  # the tumour model's output: no drawing needed
+                return inf.Inputs(images, *derived)
         core_id = core_segment or find_segment(masks_node, CORE_NAMES)
         flair_id = flair_segment or find_segment(masks_node, FLAIR_NAMES)
         core = segment_mask(masks_node, core_id, reference)

@@ -89,3 +89,25 @@ def test_missing_channel_and_missing_segment_are_refused(mrml_scene, structural_
     masks.GetSegmentation().RemoveSegment("flair")
     with pytest.raises(WeakSegError, match="no segment named 'flair abnormality'"):
         logic.apply(model, nodes, masks, device="cpu")
+
+
+def test_channels_assigned_by_name_and_masks_from_a_tumour_result(mrml_scene, structural_model):
+    """Volumes named as BraTS files are assigned; a tumour model's result (necrosis/edema/enhancing) gives the masks."""
+    from slicer import vtkMRMLSegmentationNode
+
+    case = load_case(CASE)
+    for name, image in case.images.items():
+        add_volume_from_image(mrml_scene, image, f"{case.case_id}_{'t1ce' if name == 't1c' else name}")
+    logic = InfiltrationLogic(mrml_scene)
+    model = load_model(structural_model)
+    nodes = logic.auto_assign(model)
+    assert {k: v.GetName() for k, v in nodes.items()} == {n: f"{case.case_id}_{s}" for n, s in (
+        ("t1", "t1"), ("t1c", "t1ce"), ("t2", "t2"), ("flair", "flair"))}
+    labels = sitk.GetArrayFromImage(case.labels)
+    result = vtkMRMLSegmentationNode()
+    mrml_scene.AddNode(result)
+    for key, value in (("necrosis", 1), ("edema", 2), ("enhancing", 4)):
+        add_segment_from_mask(result, labels == value, case.grid, key, key.capitalize(), (1, 1, 0))
+    inputs = logic.inputs(model, nodes, result)
+    regions = brats.regions(labels)
+    assert np.array_equal(inputs.core, regions["TC"]) and np.array_equal(inputs.flair, regions["WT"])
