@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TINY = {"size": 32, "classifier_base": 6, "gan_base": 8, "unet_base": 6, "nz": 16, "batch": 16,
         "iterations_classifier": 200, "iterations_gan_a": 150, "iterations_gan_b": 200, "iterations_seg": 150,
-        "rise_masks": 150, "rise_grid": 4, "lr_gan": 1e-3, "min_brain": 0.1}
+        "seed_method": "gradcam", "lr_gan": 1e-3, "min_brain": 0.1}
 
 
 @pytest.fixture(autouse=True)

@@ -70,14 +70,13 @@ class Generator(nn.Module):
     """G: [ConvTranspose → BN → ReLU] from a (B, nz, 1, 1) latent up to ``size``; the last block has
     no BN and a sigmoid, so images lie in [0, 1] like the min-max-scaled inputs."""
 
-    def __init__(self, size: int, out_channels: int, base: int, nz: int):
+    def __init__(self, size: int, out_channels: int, base: int, nz: int, slope: float = 0.0):
         super().__init__()
         chans = widths(size, base)[::-1]
-        blocks = [nn.Sequential(nn.ConvTranspose2d(nz, chans[0], 4, 1, 0, bias=False), nn.BatchNorm2d(chans[0]),
-                                nn.ReLU(inplace=True))]
+        act = lambda: nn.LeakyReLU(slope, inplace=True) if slope else nn.ReLU(inplace=True)  # noqa: E731
+        blocks = [nn.Sequential(nn.ConvTranspose2d(nz, chans[0], 4, 1, 0, bias=False), nn.BatchNorm2d(chans[0]), act())]
         for cin, cout in zip(chans, chans[1:]):
-            blocks.append(nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout),
-                                        nn.ReLU(inplace=True)))
+            blocks.append(nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), act()))
         blocks.append(nn.Sequential(nn.ConvTranspose2d(chans[-1], out_channels, 4, 2, 1), nn.Sigmoid()))
         self.blocks = nn.ModuleList(blocks)
         self.chans = chans

@@ -23,6 +23,7 @@ class GanSeedsNetConfig:
     gan_base: int = 16
     unet_base: int = 12
     nz: int = 100
+    seg_slope: float = 0.2
 
     def classifier(self) -> SliceClassifierConfig:
         return SliceClassifierConfig(self.in_channels, self.classifier_base, 4, 64, self.classifier_upsample)
@@ -31,7 +32,7 @@ class GanSeedsNetConfig:
         return GanUNetConfig(self.size, 1, 1, self.gan_base, self.nz, False)
 
     def segmenter(self) -> GanUNetConfig:
-        return GanUNetConfig(self.size, self.in_channels, 1, self.unet_base, self.nz, False)
+        return GanUNetConfig(self.size, self.in_channels, 1, self.unet_base, self.nz, False, self.seg_slope)
 
     def to_dict(self) -> dict:
         return asdict(self)

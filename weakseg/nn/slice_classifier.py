@@ -51,16 +51,23 @@ class SliceClassifier(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Linear(cin, config.hidden), nn.ReLU(inplace=True), nn.Dropout(0.3),
                                   nn.Linear(config.hidden, 1))
-        self.last_features: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, keep_features: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.with_features(x, None)[0]
+
+    def with_features(self, x: torch.Tensor, block: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits, feature map of VGG stage ``block`` before its pooling, gradient retained) for Grad-CAM."""
         if self.config.upsample != 1:
             x = F.interpolate(x, scale_factor=self.config.upsample, mode="bilinear", align_corners=False)
-        f = self.features(x)
-        if keep_features:  # Grad-CAM reads the last feature map and its gradient
-            f.retain_grad()
-            self.last_features = f
-        return self.head(f.mean((2, 3))).squeeze(1)
+        kept, stage = None, 0
+        for layer in self.features:
+            if isinstance(layer, nn.MaxPool2d):
+                if stage == block:
+                    kept = x
+                    kept.retain_grad()
+                stage += 1
+            x = layer(x)
+        return self.head(x.mean((2, 3))).squeeze(1), kept
 
     def probability(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.forward(x))

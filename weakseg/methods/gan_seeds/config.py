@@ -32,7 +32,9 @@ class GanSeedsConfig:
 
     min_brain: a slice is used (and segmented) when brain covers this share of the canvas.
     z_range: original axial indices kept for training (paper: 30..124 on BraTS); None: all usable.
-    seed_method: 'rise' (paper) or 'gradcam' (cheaper); seed_high/seed_low: e > 0.8 positive, e < 0.2 negative.
+    seed_method: 'rise' (paper) or 'gradcam' (cheaper): positive seeds from the geometric mean of the
+      Grad-CAM maps of VGG stages ``gradcam_blocks`` (0-based), negative ones from stage
+      ``gradcam_negative_block``; seed_high/seed_low: e > 0.8 positive, e < 0.2 negative.
     u_subset: U trains on tumour slices whose negative seed covers 'lt' < 50 % of the image
       (the literal reading) or 'gt' > 50 % (spec §5 item 3).
     alpha, beta, gamma: L_U weights (paper BraTS 10, 0.05, 1); delta, epsilon, zeta: L_M weights (4, 1, 0.25).
@@ -50,6 +52,7 @@ class GanSeedsConfig:
     classifier_upsample: float = 1.0
     gan_base: int = 16
     unet_base: int = 12
+    seg_slope: float = 0.2
     nz: int = 100
     iterations_classifier: int = 600
     iterations_gan_a: int = 1500
@@ -62,6 +65,8 @@ class GanSeedsConfig:
     rise_masks: int = 500
     rise_grid: int = 8
     rise_keep: float = 0.5
+    gradcam_blocks: tuple[int, ...] = (1, 3)
+    gradcam_negative_block: int = 3
     seed_high: float = 0.8
     seed_low: float = 0.2
     label_smoothing: tuple[float, float] = (0.9, 0.1)
@@ -81,6 +86,7 @@ class GanSeedsConfig:
     def __post_init__(self) -> None:
         self.sequences = tuple(self.sequences)
         self.refine_radii = tuple(int(r) for r in self.refine_radii)
+        self.gradcam_blocks = tuple(int(b) for b in self.gradcam_blocks)
         self.label_smoothing = tuple(float(v) for v in self.label_smoothing)
         if self.z_range is not None:
             self.z_range = (int(self.z_range[0]), int(self.z_range[1]))

@@ -76,6 +76,10 @@ class Pipeline:
         if stage == "s0":
             return np.arange(len(y)), self.seeds["positive"], self.seeds["negative"]
         accepted = self.refined["accepted"]
+        if not accepted.any():  # no S0 component explains a tumour: keep the first seeds on X_C (recorded)
+            x_c = self.refined["x_c"]
+            rows = np.flatnonzero(x_c | (y == 0)) if stage == "s_us" else np.flatnonzero(x_c)
+            return rows, self.seeds["positive"], self.seeds["negative"]
         rows = np.flatnonzero(accepted | (y == 0)) if stage == "s_us" else np.flatnonzero(accepted)
         return rows, self.refined["positive"], self.refined["negative"]
 
@@ -204,11 +208,13 @@ class Pipeline:
             return {**out, "x_c": x_c}
 
         self.refined = self.array_stage("refine", refine_stage)
+        if not self.refined["accepted"].any():
+            log.warning("gan-seeds: refinement accepted no S0 component; S_US and S_OS train on the first seeds of X_C")
         us_state = self.network_stage(segment.SegStage(o, self, "s_us"), o.iterations_seg)
         os_state = self.network_stage(segment.SegStage(o, self, "s_os"), o.iterations_seg)
 
         net_config = GanSeedsNetConfig(o.size, len(o.sequences), o.classifier_base, o.classifier_upsample, o.gan_base,
-                                       o.unet_base, o.nz)
+                                       o.unet_base, o.nz, o.seg_slope)
         net = GanSeedsNet(net_config)
         net.classifier.load_state_dict(c_state)
         net.converter.load_state_dict(converter.state_dict())
@@ -236,6 +242,7 @@ class Pipeline:
         o, cfg = self.options, self.config
         counts = {**self.bank.counts(), "x_c": int(self.refined["x_c"].sum()),
                   "x_c_refined": int(self.refined["accepted"].sum()),
+                  "refinement_fallback": not bool(self.refined["accepted"].any()),
                   "s0_components": int(self.refined["components"])}
         training = {"dataset": str(cfg.dataset), "weak_cases": self.bank.case_ids, "full_cases": [],
                     "labels": "slice labels only (whole tumour present / absent per axial slice)",

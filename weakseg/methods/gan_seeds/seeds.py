@@ -1,7 +1,11 @@
 """Stage 2 (§2.2): seeds from explanation maps of C — RISE (paper) or Grad-CAM (cheaper).
 
 Each map is min-max normalised to [0, 1]; e > 0.8 is a positive seed, e < 0.2 a negative one.
-Tumour-free slices get no positive seed and an all-negative one.
+Tumour-free slices get no positive seed and an all-negative one. Grad-CAM takes positive seeds
+from the geometric mean of the maps of several VGG stages (fine stages localise, the coarse one
+says which blob matters) and negative seeds from the coarse stage alone, whose low values
+rarely touch the tumour; on development slices of our small classifier no single map did both
+(docs/results/gan-seeds.md, "Seeds").
 """
 
 from __future__ import annotations
@@ -36,15 +40,15 @@ def rise(network, image: torch.Tensor, masks: torch.Tensor, keep: float, batch: 
     return total / (len(masks) * keep)
 
 
-def gradcam(network, images: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM maps (B, S, S) of the classifier's logit on its last feature map, upsampled bilinearly."""
+def gradcam(network, images: torch.Tensor, block: int = 3) -> torch.Tensor:
+    """Grad-CAM maps (B, S, S) of the classifier's logit on VGG stage ``block``'s features (before its
+    pooling), upsampled bilinearly."""
     network.zero_grad(set_to_none=True)
-    logits = network(images, keep_features=True)
+    logits, feats = network.with_features(images, block)
     logits.sum().backward()
-    feats = network.last_features
     weights = feats.grad.mean((2, 3), keepdim=True)
     cam = torch.relu((weights * feats).sum(1, keepdim=True))
-    network.last_features = None
+    network.zero_grad(set_to_none=True)
     return F.interpolate(cam.detach(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
 
 
@@ -69,10 +73,15 @@ def compute_seeds(network, x: np.ndarray, y: np.ndarray, options, cancel: thread
             sal[k] = normalise(rise(network, torch.from_numpy(x[k]), masks, options.rise_keep)[None])[0].numpy()
             if progress is not None and done % 50 == 0:
                 progress({"stage": "seeds", "fraction": done / max(1, len(tumour))})
+        negative_map = sal
     else:
+        negative_map = np.zeros_like(sal)
         for i in range(0, len(tumour), 64):
-            rows = tumour[i:i + 64]
-            sal[rows] = normalise(gradcam(network, torch.from_numpy(x[rows]))).numpy()
+            rows = torch.from_numpy(x[tumour[i:i + 64]])
+            cams = {b: normalise(gradcam(network, rows, b)) for b in {*options.gradcam_blocks, options.gradcam_negative_block}}
+            fused = torch.stack([cams[b] for b in options.gradcam_blocks]).prod(0) ** (1 / len(options.gradcam_blocks))
+            sal[tumour[i:i + 64]] = normalise(fused).numpy()
+            negative_map[tumour[i:i + 64]] = cams[options.gradcam_negative_block].numpy()
     positive = (sal > options.seed_high) & (y[:, None, None] == 1)
-    negative = np.where(y[:, None, None] == 1, sal < options.seed_low, True)
+    negative = np.where(y[:, None, None] == 1, (negative_map < options.seed_low) & ~positive, True)
     return {"positive": positive, "negative": negative, "saliency": sal.astype(np.float16)}

@@ -19,7 +19,8 @@ from .common import StageMethod, flip_rows
 
 
 def unet_config(options, in_channels: int | None = None) -> GanUNetConfig:
-    return GanUNetConfig(options.size, in_channels or len(options.sequences), 1, options.unet_base, options.nz, False)
+    return GanUNetConfig(options.size, in_channels or len(options.sequences), 1, options.unet_base, options.nz, False,
+                         options.seg_slope)
 
 
 def seg_loss(m, pos, neg, flair, healthy, options) -> tuple[torch.Tensor, dict[str, float]]:
