@@ -10,7 +10,6 @@ phantoms whose infiltration ground truth the method never sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +55,6 @@ def tiny_options(lam: float) -> dict:
             "prior_batch": 4096, "prior_patience": 60}
 
 
-@dataclass
-class Scores:
-    prior_auc: float
-    infiltration: dict = field(default_factory=dict)
-    core_dice: float = 0.0
-
-
 def _auc(scores: np.ndarray, truth: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -84,12 +76,12 @@ def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
     from weakseg.methods.emredl.channels import find_channel_files
 
     names = [n for n, _ in model.card.preprocessing["channels"]]
-    probs, priors, truths, cores, core_truth, core_pred = [], [], [], [], [], []
+    probs, priors, truths, core_truth, core_pred = [], [], [], [], []
+    used_tau = None
     for folder in folders:
         seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
         labels = sitk.GetArrayFromImage(sitk.ReadImage(str(seg)))
         regions = brats.regions(labels)
-        core_path, flair_path = folder / "_core.nii.gz", folder / "_flair_mask.nii.gz"
         images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
         inputs = inf.Inputs(images, regions["TC"], regions["WT"])
         result = inf.run_infiltration(model, inputs, tau=tau, with_prior=True, device="cpu")
@@ -101,12 +93,12 @@ def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
         domain = regions["WT"]
         core_pred.append((result.probability >= result.tau)[domain] & regions["TC"][domain])
         core_truth.append(regions["TC"][domain])
-        cores.append(result.tau)
+        used_tau = result.tau
     prob, prior, truth = (np.concatenate(v) for v in (probs, priors, truths))
     pred_c, true_c = np.concatenate(core_pred), np.concatenate(core_truth)
     core_dice = 2 * float((pred_c & true_c).sum()) / max(float(pred_c.sum() + true_c.sum()), 1.0)
-    return {"prior_auc": _auc(prior, truth), "infiltration": infiltration_metrics(prob, truth, cores[0]),
-            "core_dice": core_dice, "tau": cores[0], "roi2_voxels": int(truth.size),
+    return {"prior_auc": _auc(prior, truth), "infiltration": infiltration_metrics(prob, truth, used_tau),
+            "core_dice": core_dice, "tau": used_tau, "roi2_voxels": int(truth.size),
             "infiltrated_voxels": int(truth.sum())}
 
 

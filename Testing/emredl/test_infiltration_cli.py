@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from experiments import emredl_phantom as ep
 from weakseg import brats
 
 

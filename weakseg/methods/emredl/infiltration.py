@@ -21,7 +21,7 @@ from weakseg.methods.emredl import channels as ch
 from weakseg.methods.emredl import outputs
 from weakseg.methods.emredl.config import FALLBACK_WARNING, EMReDLConfig
 from weakseg.methods.emredl.regions import check_core_in_flair
-from weakseg.preprocess import bounding_box, brain_mask, crop, from_canonical, to_canonical, uncrop
+from weakseg.preprocess import bounding_box, crop, from_canonical, to_canonical, uncrop
 
 log = logging.getLogger("weakseg")
 
@@ -122,8 +122,6 @@ def check_inputs(model, inputs: Inputs) -> None:
 def run_infiltration(model, inputs: Inputs, *, tau: float | None = None, with_prior: bool = False,
                      device: str = "auto", progress=None, cancel: threading.Event | None = None) -> InfiltrationResult:
     """Tumour probability of every voxel (U-Net on axial slices), optionally stage A's prior and vacuity on ROI2."""
-    import torch
-
     from weakseg.inference.engine import InferenceConfig, predict_slices, resolve_device
     from weakseg.methods.emredl.data import brain_of
 
@@ -157,7 +155,6 @@ def run_infiltration(model, inputs: Inputs, *, tau: float | None = None, with_pr
         vac_c = np.zeros(cropped.shape, np.float32)
         prior_c[roi2], vac_c[roi2] = p, u
         prior, vacuity = (_restore(a, box, shape, reference) for a in (prior_c, vac_c))
-    torch.set_grad_enabled(True)
     return InfiltrationResult(reference, probability, np.asarray(inputs.core, bool), np.asarray(inputs.flair, bool),
                               config.tau if tau is None else float(tau), model.card.id, prior, vacuity, warnings)
 
