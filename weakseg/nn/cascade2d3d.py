@@ -49,7 +49,7 @@ class Cascade2D3DConfig:
     features_at: str = "input"
     inplane_downsample: int = 1
     tile: int = 126
-    slice_batch: int = 16
+    slice_batch: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "orientations", tuple(self.orientations))

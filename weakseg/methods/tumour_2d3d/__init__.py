@@ -42,20 +42,29 @@ def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
     return train_all(config, METHOD.name, None, progress, cancel)
 
 
-def canonical_shape(case) -> tuple[int, int, int]:
-    """(z, y, x) size of the case's grid once reoriented to LPS, as the segmentation path sees it."""
-    from weakseg.preprocess import to_canonical
+def brain_box_shape(case, card) -> tuple[int, int, int]:
+    """(z, y, x) size of the brain box the shared segmentation path will crop the case to (same steps:
+    LPS reorientation, brain mask of the card's sequences, bounding box with the card's margin)."""
+    import SimpleITK as sitk
 
-    return tuple(int(n) for n in to_canonical(case.grid).GetSize()[::-1])
+    from weakseg.inference.segment import _canonical_case
+    from weakseg.preprocess import bounding_box, brain_mask
+
+    case.require(card.sequences)
+    work, _ = _canonical_case(case)
+    mask = brain_mask([sitk.GetArrayViewFromImage(work.images[name]) for name in card.sequences])
+    box = bounding_box(mask, int((card.preprocessing or {}).get("margin", 0)))
+    return tuple(int(b.stop - b.start) for b in box)
 
 
 def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
-    """Segment ``case``: the whole volume in one window of the shared 3D engine (the network tiles itself)."""
+    """Segment ``case``: the brain box in one window of the shared 3D engine (the network tiles itself), so no
+    voxel is predicted twice and no array is larger than the box."""
     from weakseg.inference import InferenceConfig, segment_case
 
     config = config or InferenceConfig()
     if model.card.network.get("name") == "cascade2d3d" and config.patch_size is None:
-        config = replace(config, patch_size=canonical_shape(case))
+        config = replace(config, patch_size=brain_box_shape(case, model.card))
     return segment_case(case, model, config, progress, cancel, case_id=case_id)
 
 

@@ -214,7 +214,7 @@ class VolumeStage:
                     if cfg.orientations else f"standard 3D: valid 3D U-Net on MR channels ({net.tile}³ tiles)")
         inference = {"mode": "patches3d", "patch_size": [192, 240, 240], "pipeline": pipeline,
                      "inplane_downsample": cfg.inplane_downsample,
-                     "note": "the network takes whole volumes; predict sets the patch to the case's grid"}
+                     "note": "the network takes whole volumes; predict sets the patch to the case's brain box"}
         training = {**training, "stages": self.stages, "feature_scaling": "z-score over training brain voxels",
                     "features": "out-of-fold" if self.fold_models else "in-sample" if cfg.orientations else "none"}
         card = common.model_card(cfg, self.method, {"name": "cascade2d3d", "config": net.to_dict()},
