@@ -42,9 +42,22 @@ def class_probabilities(network, image: np.ndarray, orientations, config: Infere
     return out
 
 
-def vote(probabilities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def thresholds_of(card) -> list[float]:
+    """Per-class probability thresholds from the card (``inference.thresholds``; 0.5 when absent).
+
+    The class-balanced loss weighs positives and negatives of each class equally whatever their
+    counts, so its probabilities overstate small organs; a model's thresholds are chosen on its
+    training sources (``experiments/oar_calibrate.py``), never on the cases it is scored on.
+    """
+    values = (card.inference or {}).get("thresholds")
+    return [float(v) for v in values] if values else [0.5] * len(CLASSES)
+
+
+def vote(probabilities: dict[str, np.ndarray], thresholds=None) -> dict[str, np.ndarray]:
     """Per class, a binary majority vote of the orientations (at least 2 of 3)."""
-    return {name: majority_vote([p[c] > 0.5 for p in probabilities.values()]) for c, name in enumerate(CLASSES)}
+    thresholds = thresholds or [0.5] * len(CLASSES)
+    return {name: majority_vote([p[c] > thresholds[c] for p in probabilities.values()])
+            for c, name in enumerate(CLASSES)}
 
 
 def labelmap(organs: dict[str, np.ndarray]) -> np.ndarray:
@@ -75,7 +88,7 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     probs = class_probabilities(model.network, image, inference.get("orientations", ("axial", "coronal", "sagittal")),
                                 run, progress, cancel)
     t_pred = time.perf_counter()
-    organs = postprocess(vote(probs), image, (1.0, 1.0, 1.0), left_is_high_x_of(work.GetDirection()), PostConfig())
+    organs = postprocess(vote(probs, thresholds_of(card)), image, (1.0, 1.0, 1.0), left_is_high_x_of(work.GetDirection()), PostConfig())
     full = np.zeros(array.shape, np.uint8)
     full[box] = labelmap(organs)
     on_work = sitk.GetImageFromArray(full)

@@ -1,0 +1,217 @@
+"""docs/results/oar.md: the OAR model per organ, for the axial network, the vote and after each §4.4 rule.
+
+    OMP_NUM_THREADS=2 python experiments/oar_results.py --model default-oar --out docs/results/oar.json
+
+Test cases (none was used for training or tuning): the real FreeSurfer-labelled T1 in
+../shared/data/oar/voxelmorph (brainstem, hippocampi, chiasm; skull-stripped, automatic labels)
+and held-out phantom heads (seeds 101-103; training used seeds 1-8). Metrics on the 1 mm LPS
+working grid: raw Dice, the thesis's 1-voxel-tolerant Dice/sensitivity/PPV, Hausdorff and the
+all-voxel mean distance (weakseg.metrics). The baseline is multi-atlas registration: three
+SynthSeg label maps painted with T1 priors, registered to the case (SimpleITK, affine then
+B-spline, Mattes mutual information), labels carried over and majority-voted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from weakseg.metrics import dice, confusion, hausdorff, mean_distance, tolerant_scores
+from weakseg.oar.classes import CLASSES
+from weakseg.oar.intensity import normalise_head
+from weakseg.oar.postprocess import organs_from_classes, postprocess
+from weakseg.oar.rules import majority_vote
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "oar"
+THESIS_DICE = {"Hippocampus": (69.2, 71.4), "Brainstem": (88.1, 88.6), "Eye": (88.3, 89.6), "Lens": (55.8, 58.8),
+               "Optic nerves + chiasm": (63.9, 67.4), "Pituitary": (53.6, 58.0), "Brain": (96.5, 96.8)}
+
+
+def canonical_array(image: sitk.Image, nearest: bool) -> np.ndarray:
+    from weakseg.methods.oar.data import _on_1mm
+
+    return sitk.GetArrayFromImage(_on_1mm(image, nearest=nearest))
+
+
+def scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    out = {"dice": dice(confusion(pred, truth))}
+    out.update(tolerant_scores(pred, truth))
+    out["hausdorff_mm"] = hausdorff(pred, truth)
+    out["mean_distance_mm"] = mean_distance(pred, truth)
+    return {k: round(float(v), 4) for k, v in out.items()}
+
+
+def voxelmorph_case():
+    t1 = sitk.ReadImage(str(SHARED / "voxelmorph" / "test_scan_T1.nii.gz"))
+    seg = sitk.ReadImage(str(SHARED / "voxelmorph" / "test_scan_oar4.nii.gz"))
+    labels = canonical_array(seg, True)
+    truth = {"Brainstem": labels == 1, "Hippocampus_L": labels == 2, "Hippocampus_R": labels == 3,
+             "OpticChiasm": labels == 4}
+    return "voxelmorph_T1 (real)", canonical_array(t1, False).astype(np.float32), truth
+
+
+def phantom_case(seed: int):
+    from weakseg.phantom.config import PhantomConfig
+    from weakseg.phantom.head_oar import CLINICAL_BRAIN, LABELS, make_head_case
+
+    head = make_head_case(PhantomConfig(seed=seed, physiology=False))
+    labels = sitk.GetArrayFromImage(head.labels)
+    truth = {name: labels == value for name, value in LABELS.items()}
+    for side in ("L", "R"):
+        truth[f"Eye_{side}"] = truth[f"Eye_{side}"] | truth[f"Lens_{side}"]
+    truth["Brain"] = np.isin(labels, [LABELS[n] for n in CLINICAL_BRAIN])
+    return f"phantom_{seed} (held out)", sitk.GetArrayFromImage(head.images["t1"]).astype(np.float32), truth
+
+
+def network_probabilities(model, image: np.ndarray):
+    from weakseg.inference.engine import InferenceConfig
+    from weakseg.methods.oar.predict import class_probabilities, head_box
+
+    array = normalise_head(image)
+    box = head_box(array)
+    probs = class_probabilities(model.network, array[box], model.card.inference["orientations"],
+                                InferenceConfig(device="cpu"))
+    full = {}
+    for orientation, p in probs.items():
+        out = np.zeros((p.shape[0], *array.shape), np.float32)
+        out[(slice(None), *box)] = p
+        full[orientation] = out
+    return array, full
+
+
+def with_combined(organs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = dict(organs)
+    out["OpticNrv+Chiasm"] = organs["OpticNrv_L"] | organs["OpticNrv_R"] | organs["OpticChiasm"]
+    return out
+
+
+def atlas_baseline(image: np.ndarray, stripped: bool, n_atlases: int = 3) -> dict[str, np.ndarray]:
+    """Multi-atlas registration of painted SynthSeg maps; brainstem, hippocampi, chiasm (what they label)."""
+    from weakseg.phantom.label_sources import BIT, synthseg_volume
+
+    fixed = sitk.GetImageFromArray(normalise_head(image))
+    votes = {name: [] for name in ("Brainstem", "Hippocampus_L", "Hippocampus_R", "OpticChiasm")}
+    maps = sorted((SHARED / "synthseg_label_maps").glob("training_seg_*.nii.gz"))[:n_atlases]
+    for path in maps:
+        volume = synthseg_volume(path)
+        lut = np.nan_to_num(volume.prior, nan=0.5)
+        painted = lut[volume.gen].astype(np.float32)
+        if stripped:
+            painted[~volume.strip] = 0
+        moving = sitk.GetImageFromArray(normalise_head(painted))
+        transform = register(fixed, moving)
+        x = np.arange(volume.shape[2])[None, None]
+        mid = volume.shape[2] / 2
+        hippo = (volume.bits & BIT["hippocampus"]) > 0
+        masks = {"Brainstem": (volume.bits & BIT["brainstem"]) > 0, "OpticChiasm": (volume.bits & BIT["optic chiasm"]) > 0,
+                 "Hippocampus_L": hippo & (x >= mid), "Hippocampus_R": hippo & (x < mid)}  # LPS: +x = left
+        for name, mask in masks.items():
+            moved = sitk.Resample(sitk.GetImageFromArray(mask.astype(np.float32)), fixed, transform, sitk.sitkLinear, 0.0)
+            votes[name].append(sitk.GetArrayFromImage(moved) >= 0.5)
+    return {name: majority_vote(v) for name, v in votes.items()}
+
+
+def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
+    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
+                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMattesMutualInformation(32)
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(0.02, seed=0)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-4, 200)
+    reg.SetOptimizerScalesFromPhysicalShift()
+    reg.SetShrinkFactorsPerLevel([4, 2, 1])
+    reg.SetSmoothingSigmasPerLevel([2, 1, 0])
+    reg.SetInitialTransform(initial, inPlace=False)
+    affine = reg.Execute(fixed, moving)
+    bspline = sitk.BSplineTransformInitializer(fixed, [6, 6, 6])
+    reg2 = sitk.ImageRegistrationMethod()
+    reg2.SetMetricAsMattesMutualInformation(32)
+    reg2.SetMetricSamplingStrategy(reg2.RANDOM)
+    reg2.SetMetricSamplingPercentage(0.02, seed=0)
+    reg2.SetInterpolator(sitk.sitkLinear)
+    reg2.SetOptimizerAsLBFGSB(1e-5, 60)
+    reg2.SetShrinkFactorsPerLevel([2, 1])
+    reg2.SetSmoothingSigmasPerLevel([1, 0])
+    reg2.SetMovingInitialTransform(affine)
+    reg2.SetInitialTransform(bspline, inPlace=True)
+    reg2.Execute(fixed, moving)
+    return sitk.CompositeTransform([affine, bspline])
+
+
+def evaluate(model, name, image, truth, baseline: bool):
+    from weakseg.methods.oar.predict import thresholds_of, vote
+
+    array, probs = network_probabilities(model, image)
+    th = thresholds_of(model.card)
+    brain_axial = probs["axial"][CLASSES.index("brain")] > th[CLASSES.index("brain")]
+    rows = {}
+    axial = organs_from_classes({c: probs["axial"][i] > th[i] for i, c in enumerate(CLASSES)}, brain_axial, True)
+    rows["axial network"] = axial
+    snapshots = []
+    voted = vote(probs, th)
+    postprocess(voted, array, snapshots=snapshots)
+    for step, organs in snapshots:
+        rows[step] = organs
+    if baseline:
+        rows["atlas registration (baseline)"] = atlas_baseline(image, stripped=name.startswith("voxelmorph"))
+    if "OpticNrv_L" in truth:
+        truth = with_combined(truth)
+    table = {}
+    for step, organs in rows.items():
+        organs = with_combined(organs) if "OpticNrv_L" in organs else organs
+        table[step] = {organ: scores(organs[organ], truth[organ]) for organ in truth if organ in organs}
+    checks = anatomy_checks(rows[list(rows)[-2 if baseline else -1]]) if "Eye_L" in rows["vote"] else {}
+    return {"case": name, "steps": table, "anatomy": checks}
+
+
+def anatomy_checks(organs: dict[str, np.ndarray]) -> dict[str, bool]:
+    """The acceptance's rules on the final output: two eyes with a lens inside each, one connected nerve per
+    side from eye to chiasm, left organs left of right organs."""
+    from scipy import ndimage as ndi
+
+    out = {}
+    for side in ("L", "R"):
+        eye, lens, nerve = organs[f"Eye_{side}"], organs[f"Lens_{side}"], organs[f"OpticNrv_{side}"]
+        out[f"eye_{side}_one_component"] = ndi.label(eye)[1] == 1
+        out[f"lens_{side}_inside_eye"] = bool(lens.any() and not (lens & ~eye).any())
+        out[f"nerve_{side}_one_component"] = ndi.label(nerve, np.ones((3, 3, 3)))[1] == 1
+        grown = ndi.binary_dilation(nerve, iterations=2)
+        out[f"nerve_{side}_touches_eye_and_chiasm"] = bool((grown & eye).any() and (grown & organs["OpticChiasm"]).any())
+    for organ in ("Eye", "Lens", "OpticNrv", "Hippocampus"):
+        left, right = organs[f"{organ}_L"], organs[f"{organ}_R"]
+        if left.any() and right.any():
+            out[f"{organ}_L_is_left"] = np.argwhere(left)[:, 2].mean() > np.argwhere(right)[:, 2].mean()
+    return {k: bool(v) for k, v in out.items()}
+
+
+def main() -> None:
+    from weakseg.models.registry import load_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default-oar")
+    parser.add_argument("--out", default="docs/results/oar.json")
+    parser.add_argument("--phantoms", type=int, nargs="*", default=[101, 102, 103])
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    model = load_model(args.model)
+    started = time.time()
+    cases = [voxelmorph_case()] if (SHARED / "voxelmorph").is_dir() else []
+    results = []
+    for case in cases + [phantom_case(s) for s in args.phantoms]:
+        results.append(evaluate(model, *case, baseline=not args.no_baseline and case[0].startswith("voxelmorph")))
+        print(case[0], json.dumps({s: {o: v["dice"] for o, v in r.items()} for s, r in results[-1]["steps"].items()}),
+              flush=True)
+    meta = {"model": model.card.id, "model_sha256": model.card.weights["sha256"], "seconds": round(time.time() - started),
+            "command": "python experiments/oar_results.py --model " + args.model, "thesis_table_4_2_dice": THESIS_DICE}
+    Path(args.out).write_text(json.dumps({"meta": meta, "cases": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
