@@ -38,7 +38,7 @@ CACHE = ROOT.parent / "cache" / "weakseg"
 RESULTS = ROOT / "docs" / "results"
 SHIPPED = ROOT / "weakseg" / "models" / "gan-seeds"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
-STAGE_MODELS = ("s0", "os", "us", "combined")
+STAGE_MODELS = ("s0", "os", "us", "combined", "combined_residual")
 
 BUDGET = {
     "iterations_classifier": 1000, "iterations_gan_a": 1500, "iterations_gan_b": 2000, "iterations_seg": 1500,
@@ -158,6 +158,60 @@ def ship(model_dir: Path) -> None:
     os.replace(tmp, SHIPPED)
 
 
+def cmd_compare_seeds(args) -> int:
+    """RISE against Grad-CAM seeds of a unit's classifier on its training slices (every 3rd case, every 4th
+    tumour slice) against the ground truth: a diagnostic of the seed stage, written to <unit>/seeds_compare.json."""
+    import torch
+    from safetensors.torch import load_file
+
+    from weakseg.methods.gan_seeds import seeds
+    from weakseg.methods.gan_seeds.bank import Canvas, build_bank
+    from weakseg.methods.gan_seeds.classifier import classifier_config
+    from weakseg.methods.gan_seeds.common import data_config
+    from weakseg.methods.gan_seeds.config import GanSeedsConfig
+    from weakseg.nn.slice_classifier import SliceClassifier
+    from weakseg.training.data import load_training_case, weak_from_full
+
+    torch.set_num_threads(1)
+    run = STATE / args.unit
+    options = GanSeedsConfig.from_dict({**BUDGET, "preset": None})
+    net = SliceClassifier(classifier_config(options))
+    net.load_state_dict(load_file(str(run / "stages" / "classifier" / "model" / "model.safetensors")))
+    net.eval()
+    trained = json.loads((run / "config.json").read_text())["train"]["train_cases"]
+    xs, ts = [], []
+    for name in trained[::3]:
+        case = load_training_case(DATA / name, data_config(options), keep_full=True, cache_dir=CACHE)
+        gt = (case.classes_full > 0)[None].astype(np.float32)
+        truth = Canvas(gt.shape[2], gt.shape[3], options.size).to_canvas(gt)[:, 0] > 0.5
+        bank = build_bank([weak_from_full(case, 1)], options.size, options.min_brain, options.z_range)
+        rows = np.flatnonzero(bank.y == 1)[::4]
+        xs.append(bank.x[rows])
+        ts.append(truth[bank.z][rows])
+    x, t = np.concatenate(xs), np.concatenate(ts)
+
+    def score(positive, negative, truth, seconds):
+        return {"slices": len(truth), "positive_px_per_slice": float(positive.sum() / len(positive)),
+                "positive_inside_tumour": float((positive & truth).sum() / max(1, positive.sum())),
+                "negative_cover": float(negative.mean()),
+                "tumour_under_negative": float((negative & truth).sum() / truth.sum()),
+                "seconds_per_slice": round(seconds / len(positive), 4)}
+
+    out = {"slices": len(x), "tumour_share": float(t.mean()), "methods": {}}
+    for label, opts in [("gradcam fused (1,3) / neg 3 [used]", {}),
+                        *[(f"gradcam stage {b}", {"gradcam_blocks": [b], "gradcam_negative_block": b}) for b in range(4)],
+                        ("rise 200 masks", {"seed_method": "rise", "rise_masks": 200}),
+                        ("rise 1000 masks", {"seed_method": "rise", "rise_masks": 1000})]:
+        o = GanSeedsConfig.from_dict({**options.to_dict(), **opts})
+        sub = slice(None) if o.seed_method == "gradcam" else slice(None, None, 4 if o.rise_masks > 500 else 2)
+        started = time.perf_counter()
+        got = seeds.compute_seeds(net, x[sub], np.ones(len(x[sub]), np.int8), o)
+        out["methods"][label] = score(got["positive"], got["negative"], t[sub], time.perf_counter() - started)
+        print(label, out["methods"][label], flush=True)
+    write_json(run / "seeds_compare.json", out)
+    return 0
+
+
 # --- commands -----------------------------------------------------------------------------------------------
 
 def cmd_run(args) -> int:
@@ -238,6 +292,10 @@ def cmd_report(args) -> int:
             "source": "docs/results/tumour-accuracy.json, configuration recipe-2d (same folds, full voxel labels)",
             "cases": both, "WT_mean": float(np.mean([per_case[c]["WT"] for c in both])) if both else None,
             "gan_seeds_WT_mean": float(np.mean([ours[c] for c in both])) if both else None}
+    for name in units:
+        extra = STATE / name / "seeds_compare.json"
+        if extra.is_file():
+            report["units"][name]["seeds_compare"] = json.loads(extra.read_text())
     write_json(RESULTS / "gan-seeds.json", report)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
     return 0
@@ -252,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     sub.add_parser("status").set_defaults(func=cmd_status)
     sub.add_parser("report").set_defaults(func=cmd_report)
+    compare = sub.add_parser("compare-seeds")
+    compare.add_argument("unit", nargs="?", default="final")
+    compare.set_defaults(func=cmd_compare_seeds)
     args = parser.parse_args(argv)
     return args.func(args)
 

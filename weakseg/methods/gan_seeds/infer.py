@@ -3,7 +3,9 @@
 Per slice: p = C(x); x̂ = U(x_FLAIR); m₁ = w·S_OS(x) + (1−w)·S_US(x) with w = 2(p − 0.5) where
 p > 0.5, else empty (eqs. 17–18); m₂ = m₁ > 0.5; the difference score d = mean |x − x̂| over m₂
 (1 when m₂ is empty, eq. 19); the slice is flagged for review when d < t. ``model`` picks a
-stage for the per-stage tables ('s0', 'us', 'os') instead of the blend ('combined').
+stage for the per-stage tables ('s0', 'us', 'os') instead of the blend ('combined');
+'combined_residual' also keeps only pixels where |x − x̂| > ``residual`` (ζ/ε, where L_M makes
+segmenting pay off), a post-hoc variant that is not in the paper.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from weakseg.errors import Cancelled
 
-MODELS = ("combined", "s0", "us", "os")
+MODELS = ("combined", "s0", "us", "os", "combined_residual")
 
 
 def difference_scores(flair: np.ndarray, healthy: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -33,7 +35,8 @@ def flags(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 @torch.no_grad()
 def segment_slices(net, images: np.ndarray, usable: np.ndarray, threshold: float, model: str = "combined",
-                   batch: int = 64, cancel: threading.Event | None = None, progress=None) -> dict[str, np.ndarray]:
+                   batch: int = 64, cancel: threading.Event | None = None, progress=None,
+                   residual: float = 0.25) -> dict[str, np.ndarray]:
     """Canvas results for (z, C, S, S) images; slices not ``usable`` (too little brain) stay empty."""
     net.eval()
     z, _, s, _ = images.shape
@@ -61,6 +64,8 @@ def segment_slices(net, images: np.ndarray, usable: np.ndarray, threshold: float
         p[r], soft[r] = pr.numpy(), m.numpy()
         if progress is not None:
             progress({"stage": "segment", "fraction": min(1.0, (i + len(r)) / max(1, len(rows)))})
+    if model == "combined_residual":
+        soft = np.where(np.abs(images[:, 0] - healthy) > residual, soft, 0)
     binary = soft > 0.5
     scores = difference_scores(images[:, 0], healthy, binary)
     return {"p": p, "soft": soft, "mask": binary, "healthy": healthy, "d": scores, "flagged": flags(scores, threshold)}

@@ -54,7 +54,7 @@ def predict(case, model, config: InferenceConfig | None = None, progress=None, c
     t = float(settings.get("threshold", 0.2) if threshold is None else threshold)
     t_pre = time.perf_counter()
     out = segment_slices(model.network, images, share >= float(settings.get("min_brain", 0.2)), t, stage_model,
-                         cancel=cancel, progress=progress)
+                         cancel=cancel, progress=progress, residual=float(settings.get("residual", 0.25)))
     probability = np.clip(canvas.from_canvas(out["soft"]), 0, 1)
     entry = card.labels[0]
     classes = (probability > 0.5).astype(np.uint8)
