@@ -160,3 +160,15 @@ def test_bad_options_are_one_line_errors(gs_dataset, cli, gs_config, tmp_path):
     config = gs_config(tmp_path / "c.json", gs_dataset, tmp_path / "run", ritual=1)
     done = cli("train", "--config", str(config), "--no-estimate")
     assert done.returncode == 2 and "ritual" in done.stderr
+
+
+def test_a_stage_model_is_refused_for_segmentation(gs_dataset, gs_run, tmp_path):
+    """An exported stage (here S_OS) loads, but segmenting with it is a one-line error, not a crash."""
+    from weakseg.io.case import load_case
+    from weakseg.methods import predict_case
+    from weakseg.models import load_model
+    from weakseg.training.engine import export_checkpoint
+
+    stage = load_model(export_checkpoint(gs_run / "stages" / "s_os", tmp_path / "s_os"))
+    with pytest.raises(WeakSegError, match="one stage"):
+        predict_case(load_case(gs_dataset / "Phantom_0000", log_warnings=False), stage)

@@ -41,6 +41,11 @@ def predict(case, model, config: InferenceConfig | None = None, progress=None, c
     """Paper 002's inference on every axial slice; ``stage_model`` 's0' / 'us' / 'os' for per-stage tables."""
     config = config or InferenceConfig()
     card = model.card
+    if (card.inference or {}).get("mode") != "gan-seeds":
+        from weakseg.errors import WeakSegError
+
+        raise WeakSegError(f"model '{card.id}' is one stage of a gan-seeds run ({card.inference.get('stage', '?')}), "
+                           "not a segmentation model; use the run's model/ folder")
     started = time.perf_counter()
     case.require(card.sequences)
     device = resolve_device(config.device)
