@@ -148,3 +148,28 @@ def test_a_model_for_a_sequence_subset_needs_only_those(missing_dataset, tmp_pat
     assert card.training["stages"]["complete_cases"] == ["Phantom_0000", "Phantom_0001", "Phantom_0003"]
     code, out = _segment(missing_dataset / "Phantom_0003", tmp_path / "run" / "model", tmp_path / "seg", capsys)
     assert code == 0, out.err
+
+
+def test_torchrun_trains_the_3d_stage_on_two_processes(tiny_dataset, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path / "c.json", tiny_dataset, tmp_path / "ddp", method="tumour-3d", validation_cases=[])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "weakseg", "train", "--config", str(config), "--no-progress", "--no-estimate"]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    finished = read_events(tmp_path / "ddp" / "events.jsonl")[-1]
+    assert finished["event"] == "done" and finished["world_size"] == 2
+    assert finished["rank_digests"][0] == finished["rank_digests"][1]
+
+
+def test_torchrun_with_several_unfinished_stages_is_refused_before_anything_is_written(tiny_dataset, tmp_path,
+                                                                                        monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets; the check runs before any process group
+    config = TrainConfig.read(write_config(tmp_path / "c.json", tiny_dataset, tmp_path / "run"))
+    with pytest.raises(WeakSegError, match="only its last stage"):
+        train(config)
+    assert not (tmp_path / "run").exists()
