@@ -90,7 +90,7 @@ def with_combined(organs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def atlas_baseline(image: np.ndarray, stripped: bool, n_atlases: int = 3) -> dict[str, np.ndarray]:
+def atlas_baseline(image: np.ndarray, stripped: bool, n_atlases: int = 2) -> dict[str, np.ndarray]:
     """Multi-atlas registration of painted SynthSeg maps; brainstem, hippocampi, chiasm (what they label)."""
     from weakseg.phantom.label_sources import BIT, synthseg_volume
 
@@ -191,6 +191,56 @@ def anatomy_checks(organs: dict[str, np.ndarray]) -> dict[str, bool]:
     return {k: bool(v) for k, v in out.items()}
 
 
+GROUPS = {"Hippocampus": ("Hippocampus_L", "Hippocampus_R"), "Brainstem": ("Brainstem",), "Eye": ("Eye_L", "Eye_R"),
+          "Lens": ("Lens_L", "Lens_R"), "Optic nerves + chiasm": ("OpticNrv+Chiasm",), "Pituitary": ("Pituitary",),
+          "Brain": ("Brain",)}
+
+
+def _fmt(value: float, scale: float = 1.0, digits: int = 1) -> str:
+    return "inf" if not np.isfinite(value) else f"{value * scale:.{digits}f}"
+
+
+def markdown(data: dict) -> str:
+    """The per-case tables of docs/results/oar.md (the prose around them is written by hand)."""
+    lines = []
+    for case in data["cases"]:
+        steps = case["steps"]
+        organs = list(next(iter(steps.values())))
+        lines += [f"### {case['case']}", "", "Raw Dice ×100 per organ after each step:", "",
+                  "| step | " + " | ".join(organs) + " |", "|---|" + "---|" * len(organs)]
+        for step, row in steps.items():
+            lines.append(f"| {step} | " + " | ".join(_fmt(row[o]["dice"], 100) if o in row else "–" for o in organs) + " |")
+        final = [s for s in steps if not s.startswith("atlas")][-1]
+        lines += ["", f"Final output ({final}): tolerant Dice / sensitivity / PPV ×100, Hausdorff and all-voxel mean "
+                  "distance (mm):", "", "| organ | Dice | Dice tol | sens tol | PPV tol | HD mm | mean dist mm |",
+                  "|---|---|---|---|---|---|---|"]
+        for organ in organs:
+            m = steps[final][organ]
+            lines.append(f"| {organ} | {_fmt(m['dice'], 100)} | {_fmt(m['dice_tol'], 100)} | "
+                         f"{_fmt(m['sensitivity_tol'], 100)} | {_fmt(m['ppv_tol'], 100)} | {_fmt(m['hausdorff_mm'])} | "
+                         f"{_fmt(m['mean_distance_mm'], 1, 2)} |")
+        if case.get("anatomy"):
+            failed = [k for k, v in case["anatomy"].items() if not v]
+            lines += ["", f"Anatomical checks on the final output: {len(case['anatomy']) - len(failed)} of "
+                      f"{len(case['anatomy'])} hold" + (f"; failing: {', '.join(failed)}" if failed else "") + "."]
+        lines.append("")
+    phantoms = [c for c in data["cases"] if c["case"].startswith("phantom")]
+    if phantoms:
+        lines += ["### Held-out phantoms against the thesis's Table 4.2 (mean Dice ×100)", "",
+                  "| structure | thesis axial U-Net | thesis final | ours axial | ours vote | ours final |",
+                  "|---|---|---|---|---|---|"]
+        for group, members in GROUPS.items():
+            def mean(step_of):
+                values = [c["steps"][step_of(c)][m]["dice"] for c in phantoms for m in members]
+                return _fmt(float(np.mean(values)), 100)
+            final_of = lambda c: [s for s in c["steps"] if not s.startswith("atlas")][-1]  # noqa: E731
+            axial, final = THESIS_DICE[group]
+            lines.append(f"| {group} | {axial} | {final} | {mean(lambda c: 'axial network')} | "
+                         f"{mean(lambda c: 'vote')} | {mean(final_of)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from weakseg.models.registry import load_model
 
@@ -210,7 +260,9 @@ def main() -> None:
               flush=True)
     meta = {"model": model.card.id, "model_sha256": model.card.weights["sha256"], "seconds": round(time.time() - started),
             "command": "python experiments/oar_results.py --model " + args.model, "thesis_table_4_2_dice": THESIS_DICE}
-    Path(args.out).write_text(json.dumps({"meta": meta, "cases": results}, indent=1) + "\n")
+    data = {"meta": meta, "cases": results}
+    Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
+    Path(args.out).with_suffix(".tables.md").write_text(markdown(data) + "\n")
 
 
 if __name__ == "__main__":
