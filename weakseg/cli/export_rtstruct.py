@@ -22,6 +22,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                         help='label value → ROI name or {"name", "colour", "type", "code"} (default: BraTS sub-regions)')
     parser.add_argument("--model-name", default="WeakSeg", help="algorithm name written into the file")
     parser.add_argument("--model-version", default=None, help="algorithm version (default: weakseg version)")
+    parser.add_argument("--flagged", choices=("keep", "drop", "mark"), default="mark",
+                        help="slices the model flagged as untrustworthy (the slice table's 'flagged' column, e.g. the "
+                             "gan-seeds difference score): keep them, drop them from the structures, or keep them and "
+                             "mark the structure set 'needs review' (default)")
+    parser.add_argument("--slice-table", metavar="CSV",
+                        help="the segment command's *_slices.csv (default: the one beside a *_labels.nii.gz)")
     parser.add_argument("--patient-id", metavar="ID",
                         help="confirm the reference series' PatientID; needed when the labels carry no DICOM identity "
                              "(no provenance from a DICOM case beside them) and are not on the series' own voxel grid")
@@ -33,6 +39,7 @@ def config_from_args(args: argparse.Namespace):
 
     base = RtExportConfig()
     return RtExportConfig(
+        series_description=getattr(args, "series_description", None) or base.series_description,
         model_name=args.model_name,
         model_version=args.model_version or base.model_version,
         contours=ContourConfig(min_area_mm2=getattr(args, "min_area_mm2", base.contours.min_area_mm2),
@@ -58,12 +65,52 @@ def export_with(writer, args: argparse.Namespace) -> int:
     from weakseg.rt.segments import read_names_json
 
     labels, out = Path(args.labels), Path(args.out)
-    check_destination([out], inputs=[labels, args.names_json], what="output DICOM file")
+    table = slice_table_path(args)
+    check_destination([out], inputs=[labels, args.names_json, table], what="output DICOM file")
     names = read_names_json(args.names_json) if args.names_json else None
     expected = ExpectedIdentity(case=provenance_identity(labels), patient_id=args.patient_id)
-    path = writer(labels, names, Path(args.reference), out, config_from_args(args), expected=expected)
+    source = apply_flags(args, labels, table)
+    path = writer(source, names, Path(args.reference), out, config_from_args(args), expected=expected)
     log.info("wrote %s", path)
     return 0
+
+
+def slice_table_path(args: argparse.Namespace) -> Path | None:
+    """The slice table to read flags from: given, or the segment command's one beside its labels file."""
+    if args.slice_table:
+        return Path(args.slice_table)
+    name = Path(args.labels).name
+    if name.endswith("_labels.nii.gz"):
+        beside = Path(args.labels).with_name(name[: -len("_labels.nii.gz")] + "_slices.csv")
+        return beside if beside.is_file() else None
+    return None
+
+
+def apply_flags(args: argparse.Namespace, labels: Path, table: Path | None):
+    """The labels to export: the file, or (``--flagged drop``) an image with the flagged slices removed.
+
+    ``--flagged mark`` puts 'needs review' and the flagged slices in the series description that
+    planning systems show beside the structure set.
+    """
+    if table is None or args.flagged == "keep":
+        return labels
+    from weakseg.methods.gan_seeds.review import flagged_slices, read_slice_table, remove_flagged_slices, review_note
+
+    rows = read_slice_table(table)
+    if not flagged_slices(rows):
+        return labels
+    note = review_note(rows)
+    log.warning("%s: %s", table, note["text"])
+    if args.flagged == "mark":
+        args.series_description = f"WeakSeg, needs review: {len(note['flagged_slices'])} flagged slice(s)"
+        return labels
+    if labels.name.lower().endswith(".seg.nrrd"):
+        from weakseg.errors import WeakSegError
+
+        raise WeakSegError("--flagged drop needs a labelmap file (.nii.gz, .nrrd), not a .seg.nrrd", labels)
+    from weakseg.io.image import read_image
+
+    return remove_flagged_slices(read_image(labels), rows)
 
 
 def run(args: argparse.Namespace) -> int:
