@@ -69,6 +69,12 @@ DEFAULT_V1 = {"mode": "multiclass", "branch": True, "base": 16, "depth": 4, "sam
 schedule, downsampling), frozen here for the same reason; a test checks they still agree."""
 
 
+TUMOUR_2D3D_CPU = {"inplane_downsample": 2, "subnet": "conv3", "sub_width": 4, "base": 8, "widths3d": [8, 16, 32],
+                   "patch": 70, "tile": 126, "patches_per_batch": 2, "iterations_2d": 2000, "optimizer": "adamw",
+                   "lr": 0.001, "schedule": "cosine", "normalisation": "zscore", "recipe": RECIPE_V1}
+"""The 2D-3D / standard-3D networks at CPU size (weakseg.methods.tumour_2d3d's cpu preset, recipe pinned)."""
+
+
 def default_options() -> dict:
     return json.loads(json.dumps(DEFAULT_V1))
 
@@ -117,19 +123,28 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          lambda: {**default_options(), "normalisation": "zscore", "recipe": {**RECIPE_V1, "output": "regions"}}, 4000,
          Variant(True, 0.1, "cv"),
          "recipe-2d with three sigmoid outputs WT ⊃ TC ⊃ ET (BCE + soft Dice per region) instead of softmax classes",
-         phase=2),
+         phase=3),
+    Spec("std-3d", "standard 3D U-Net (thesis baseline)", "tumour-3d",
+         lambda: {**TUMOUR_2D3D_CPU, "orientations": []}, 6000, Variant(True, 0.1, "cv"),
+         "valid 3D U-Net 70³→30³ (8/16/32) on the 4 z-scored MR channels at 2x in-plane downsampling, shared recipe",
+         predictor="cascade3d", phase=1),
+    Spec("2d3d", "2D-3D (thesis ch. 2, model A)", "tumour-2d3d", lambda: dict(TUMOUR_2D3D_CPU), 3000,
+         Variant(True, 0.1, "cv"),
+         "2D model 2 (conv3 subnetworks, width 4, U-Net base 8) per orientation (2000 it each), their logits as 12 "
+         "extra channels of the valid 3D U-Net (3000 it), in-sample features, shared recipe",
+         predictor="cascade3d", phase=1),
     Spec("t1c-only", "new recipe, T1c alone", "mixed",
          lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["t1c"]}, 4000,
          Variant(True, 0.1, "cv"),
          "recipe-2d trained and tested on the post-contrast T1 alone (the missing-sequence table; what "
-         "default-tumour-t1c is trained as)", phase=1),
+         "default-tumour-t1c is trained as)", phase=2),
     Spec("flair-t1c", "new recipe, FLAIR + T1c", "mixed",
          lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["flair", "t1c"]},
          4000, Variant(True, 0.1, "cv"),
-         "recipe-2d on FLAIR and post-contrast T1 only (the missing-sequence table)", phase=1),
+         "recipe-2d on FLAIR and post-contrast T1 only (the missing-sequence table)", phase=2),
 ]}
-"""Run order within a fold. Phase 0: the main comparison; 1: missing-sequence subsets; 2: ablations.
-Later sessions append: triplanar 2D, standard 3D, 2D-3D, SegResNet peer."""
+"""Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
+2: missing-sequence subsets; 3: ablations. Later sessions append: triplanar 2D, SegResNet peer."""
 
 
 # --- folds -----------------------------------------------------------------------------------------
@@ -323,8 +338,9 @@ def cmd_train_unit(args) -> int:
     config = TrainConfig.read(args.config)
     from dataclasses import replace
 
-    checkpoint = Path(config.out) / "checkpoint.pt"
-    train(replace(config, resume=checkpoint.is_file()))
+    out = Path(config.out)
+    # a staged method (2D-3D) interrupted in a 2D stage has stage folders but no top-level checkpoint yet
+    train(replace(config, resume=(out / "checkpoint.pt").is_file() or (out / "stages").is_dir()))
     return 0
 
 
@@ -349,7 +365,17 @@ def predict_slices2d(model_dir: Path, folder: Path, cache: Path):
     return probs, case.classes_full, regions
 
 
-PREDICTORS = {"slices2d": predict_slices2d}
+def predict_cascade3d(model_dir: Path, folder: Path, cache: Path):
+    """The same triple for the 2D-3D / standard 3D models (their own tiled prediction, TTA included)."""
+    import torch
+
+    from weakseg.methods.tumour_2d3d.evaluate import case_probabilities
+
+    torch.set_num_threads(1)
+    return case_probabilities(model_dir, folder, cache)
+
+
+PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d}
 
 
 def score_variants(probs: dict, truth, regions: bool) -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 from weakseg.errors import WeakSegError
 from weakseg.methods import MethodInfo
 from weakseg.methods.tumour_2d3d import predict  # noqa: F401  (the same prediction path)
+from weakseg.methods.tumour_2d3d import presets
 
 METHOD = MethodInfo(
     name="tumour-3d", title="Standard 3D U-Net (thesis ch. 2 baseline)",
@@ -21,6 +22,9 @@ METHOD = MethodInfo(
     sequences=("flair", "t1", "t1c", "t2"), label_kinds=("full",), target="tumour")
 
 DEFAULTS = {"orientations": []}
+
+
+PRESETS = presets(orientations=False)
 
 
 def build_method(options: dict[str, Any]):

@@ -66,10 +66,18 @@ def default_preset(device: str = "auto") -> str:
     return "gpu" if resolve_device(device).type == "cuda" else "cpu"
 
 
+def method_presets(method: str) -> dict[str, Preset]:
+    """A method's presets: its module's own ``PRESETS`` (methods register them), else this table's."""
+    from weakseg.methods import method_module, methods
+
+    own = getattr(method_module(method), "PRESETS", None) if method in methods() else None
+    return dict(own or PRESETS.get(method) or {})
+
+
 def get_preset(method: str, name: str) -> Preset:
     if name not in PRESET_NAMES:
         raise WeakSegError(f"unknown preset '{name}' (expected one of {', '.join(PRESET_NAMES)})")
-    presets = PRESETS.get(method)
+    presets = method_presets(method)
     if not presets or name not in presets:
         raise WeakSegError(f"method '{method}' has no preset '{name}' yet")
     return presets[name]
@@ -150,7 +158,7 @@ def preset_config(path: str | None, name: str | None, method: str | None, device
 
     raw = dict(read_json_object(path, "configuration file")) if path else {}
     method = method or raw.get("method") or "mixed"
-    if name is None and not path and method in PRESETS:
+    if name is None and not path and method_presets(method):
         name = default_preset(device or raw.get("device") or "auto")
     if name is not None:
         raw = apply_preset({**raw, "method": method}, name, method)

@@ -28,6 +28,36 @@ METHOD = MethodInfo(
     sequences=("flair", "t1", "t1c", "t2"), label_kinds=("full",), target="tumour")
 
 
+CPU_OPTIONS = {"inplane_downsample": 2, "subnet": "conv3", "sub_width": 4, "base": 8, "widths3d": [8, 16, 32],
+               "patch": 70, "tile": 126, "patches_per_batch": 2, "iterations_2d": 2000, "optimizer": "adamw",
+               "lr": 0.001, "schedule": "cosine", "normalisation": "zscore"}
+"""Sized for a 2-core CPU: 2D model 2 (conv3 subnetworks) at 2x in-plane downsampling, a small 3D U-Net."""
+
+
+def presets(orientations: bool = True) -> dict:
+    """cpu / gpu / paper presets (``weakseg train --preset``); ``orientations=False`` for the standard 3D."""
+    from weakseg.training.presets import Preset
+
+    extra = {} if orientations else {"orientations": []}
+    what = "2D-3D" if orientations else "standard 3D"
+    return {
+        "cpu": Preset("cpu", f"{what}, CPU size: conv3 2D subnetworks (width 4, base 8) at 2x downsampling, 3D 8/16/32",
+                      {"iterations": 3000 if orientations else 6000, "checkpoint_every": 100}, {**CPU_OPTIONS, **extra}),
+        "gpu": Preset("gpu", f"{what}, GPU size: full resolution, 2D width 16 / base 32, 3D 32/64/128",
+                      {"iterations": 10000, "amp": True, "checkpoint_every": 250},
+                      {**CPU_OPTIONS, "inplane_downsample": 1, "sub_width": 16, "base": 32, "widths3d": [32, 64, 128],
+                       "patches_per_batch": 4, "iterations_2d": 10000, **extra}),
+        "paper": Preset("paper", f"{what} as in the thesis: 2D model 1 (width 32, base 64), 3D 32/64/128, "
+                                 "normalised-gradient SGD, thesis recipe; sized for a GPU",
+                        {}, {"subnet": "unet", "sub_width": 32, "base": 64, "widths3d": [32, 64, 128],
+                             "optimizer": "ngsgd", "recipe": None, "normalisation": "median",
+                             "upsample3d": "trilinear", "inplane_downsample": 1, **extra}),
+    }
+
+
+PRESETS = presets()
+
+
 def build_method(options: dict[str, Any], method: str = METHOD.name):
     """The training stage named in ``options['stage']`` (default the final 3D stage)."""
     from weakseg.methods.tumour_2d3d.stages import build_stage
