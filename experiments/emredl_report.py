@@ -70,7 +70,7 @@ def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: i
     return out
 
 
-def brats_check(work: Path, brats_root: Path, iterations: int) -> dict:
+def brats_check(work: Path, brats_root: Path, iterations: int, n_cases: int) -> dict:
     import SimpleITK as sitk
 
     from weakseg import brats
@@ -78,12 +78,12 @@ def brats_check(work: Path, brats_root: Path, iterations: int) -> dict:
     from weakseg.methods.emredl import infiltration as inf
     from weakseg.models.registry import load_model
 
-    cases = sorted(p for p in brats_root.iterdir() if p.is_dir())
+    cases = sorted(p for p in brats_root.iterdir() if p.is_dir())[:n_cases]
     channels = [["t1", "structural"], ["t1c", "structural"], ["t2", "structural"], ["flair", "structural"]]
     options = {**report_options(1.0), "channels": channels, "base": 8}
     out = {}
     for case in cases:
-        others = [c.name for c in cases if c != case]
+        others = [c.name for c in cases if c != case]  # leave-one-out within the first n_cases
         model = load_model(_train(brats_root, work / f"brats-{case.name}", others, options, iterations, 0, derive=True))
         loaded = load_case(case)
         regions = brats.regions(sitk.GetArrayFromImage(loaded.labels))
@@ -124,6 +124,9 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=1500)
     parser.add_argument("--brats", type=Path, default=ROOT.parent / "shared" / "data" / "brats18")
     parser.add_argument("--brats-iterations", type=int, default=600)
+    parser.add_argument("--brats-cases", type=int, default=2, help="first N BraTS cases (sorted), leave-one-out")
+    parser.add_argument("--brats-only", action="store_true",
+                        help="keep the phantom results already in --out and (re)run only the BraTS check")
     args = parser.parse_args(argv)
     import torch
 
@@ -131,12 +134,15 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     seeds: dict = {}
     result: dict = {}
-    for s in args.seeds:  # the JSON is rewritten after every seed, so a long run leaves its finished part
+    if args.brats_only:
+        result = {k: v for k, v in json.loads(args.out.read_text()).items() if k != "partial"}
+        result["command_brats"] = "python " + " ".join(["experiments/emredl_report.py", *sys.argv[1:]])
+    for s in [] if args.brats_only else args.seeds:  # the JSON is rewritten after every seed, so a long run leaves its finished part
         seeds[str(s)] = phantom_seed(args.work, s, args.train, args.test, args.iterations)
         result.update(_record(args, seeds))
         args.out.write_text(json.dumps({**result, "partial": True}, indent=2) + "\n")
     if args.brats.is_dir():
-        result["brats_functional_check"] = brats_check(args.work, args.brats, args.brats_iterations)
+        result["brats_functional_check"] = brats_check(args.work, args.brats, args.brats_iterations, args.brats_cases)
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
