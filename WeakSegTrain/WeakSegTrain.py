@@ -37,7 +37,7 @@ from WeakSegQt.dependencies import ensure_dependencies  # noqa: E402  (after the
 from WeakSegQt.models import device_text  # noqa: E402
 from WeakSegQt.runs import RunController  # noqa: E402
 from WeakSegQt.segment_panel import device_choices  # noqa: E402
-from WeakSegTrainLib.logic import METHOD_HELP, METHOD_TITLES, METHODS, WeakSegTrainLogic  # noqa: E402
+from WeakSegTrainLib.logic import WeakSegTrainLogic, training_methods  # noqa: E402
 from weakseg.labels import PRESENT  # noqa: E402
 
 __all__ = ["WeakSegTrain", "WeakSegTrainWidget", "WeakSegTrainLogic", "WeakSegTrainTest"]
@@ -95,10 +95,9 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = WeakSegTrainLogic()
         self.runs = RunController(self.ui, on_update=self.onTrainingUpdate, on_finished=self.updateButtons)
-        for key in METHODS:
-            self.ui.methodComboBox.addItem(_(METHOD_TITLES.get(key, key)), key)
-            self.ui.methodComboBox.setItemData(self.ui.methodComboBox.count - 1, _(METHOD_HELP.get(key, "")),
-                                               qt.Qt.ToolTipRole)
+        for key, info in training_methods().items():
+            self.ui.methodComboBox.addItem(_(info.title), key)
+            self.ui.methodComboBox.setItemData(self.ui.methodComboBox.count - 1, _(info.help), qt.Qt.ToolTipRole)
         for key, text in device_choices():
             self.ui.trainDeviceComboBox.addItem(text, key)
 

@@ -83,6 +83,7 @@ for path in module_files:
         getattr(module, name)(parent)
         loaded[name] = {"title": getattr(parent, "title", None), "widget": hasattr(module, name + "Widget")}
     except Exception as exc:
-        loaded[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        import traceback
+        loaded[name] = {"error": f"{type(exc).__name__}: {exc}", "where": traceback.format_exc()[-1500:]}
 print(json.dumps({"before": before, "loaded": loaded, "connected": connected,
                   "engine": getattr(sys.modules.get("weakseg"), "__file__", None)}))

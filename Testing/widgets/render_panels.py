@@ -65,10 +65,10 @@ def _at_rest(panel: str, widget) -> None:
         pythonqt.property_access(mp)
         models = pythonqt.fresh_import(mp, ROOT, "WeakSegQt.models")
         if panel == "WeakSegTrain":
-            from WeakSegTrainLib.logic import METHOD_TITLES, METHODS
+            from WeakSegTrainLib.logic import training_methods
 
-            for key in METHODS:
-                widget.methodComboBox.addItem(METHOD_TITLES[key])
+            for info in training_methods().values():
+                widget.methodComboBox.addItem(info.title)
             _devices(widget.trainDeviceComboBox)
             widget.deviceStatusLabel.setText(models.device_text())
             return

@@ -52,8 +52,9 @@ def test_models_are_listed_described_and_the_users_own_can_be_removed(section):
     chosen = []
     panel = models.ModelSection(ui, logic, on_changed=chosen.append)
     panel.refresh()
-    assert [ui.modelComboBox.itemText(i) for i in range(ui.modelComboBox.count)] == ["Brain v2 1.0.0",
-                                                                                     "Default tumour 1.0.0"]
+    shipped = [m.title() for m in logic.models() if m.id != "brain-v2"]
+    assert "Default tumour 1.0.0" in shipped and not any("oar" in t.lower() for t in shipped)  # tumour models only
+    assert [ui.modelComboBox.itemText(i) for i in range(ui.modelComboBox.count)] == ["Brain v2 1.0.0", *shipped]
     assert ui.noModelLabel.isHidden() and not ui.modelComboBox.isHidden()
     assert chosen[-1].id == "brain-v2"
     info = ui.modelInfoLabel.text
@@ -65,13 +66,15 @@ def test_models_are_listed_described_and_the_users_own_can_be_removed(section):
     panel.remove()
     assert shown["questions"] and "Brain v2 1.0.0" in shown["questions"][-1]
     assert not (user / "brain-v2").exists() and not shown["errors"]
-    assert ui.modelComboBox.count == 1 and chosen[-1].id == "default-tumour"
+    assert ui.modelComboBox.count == len(shipped) and chosen[-1].id == "default-tumour"
 
 
-def test_no_model_installed_says_so(section):
+def test_no_model_installed_says_so(section, tmp_path, monkeypatch):
     from WeakSegOARLib.logic import WeakSegOARLogic
+    from weakseg_mrml import catalog
 
     models, ui, _shown, _user = section
+    monkeypatch.setattr(catalog, "PACKAGE_MODELS", tmp_path / "no-shipped-models")  # an install without models
     chosen = []
     panel = models.ModelSection(ui, WeakSegOARLogic(), on_changed=chosen.append)
     panel.refresh()

@@ -58,8 +58,11 @@ def test_oar_panel_opens_on_export_without_the_tumour_demo(monkeypatch, mrml_sce
         widget.setup()
         ui = widget.ui
         assert ui.exportCollapsibleButton.collapsed is False and ui.demoCaseButton.isHidden()
-        assert ui.modelComboBox.isHidden() and not ui.noModelLabel.isHidden()  # no OAR model ships yet
-        assert not ui.applyButton.isEnabled() and "import one" in ui.applyButton.toolTip
+        # default-oar ships: the OAR list shows it, and Segment waits for the T1c (or T1) it reads
+        assert not ui.modelComboBox.isHidden() and ui.noModelLabel.isHidden()
+        assert widget.models.current().kind == "oar"
+        assert ui.flairSelector.isHidden() and not ui.t1cSelector.isHidden()
+        assert not ui.applyButton.isEnabled(), ui.applyButton.toolTip
     finally:
         widget.cleanup() if hasattr(widget, "runs") else widget.removeObservers()
 
@@ -118,7 +121,10 @@ def test_only_the_sequences_the_model_reads_are_asked_for(panel, mrml_scene, tmp
     widget._parameterNode.flair = _volumes(mrml_scene)["flair"]
     widget._checkCanApply()
     assert ui.applyButton.isEnabled()  # FLAIR is all this model needs
-    # With no model (the OAR panel today) every row is shown again.
+    # With no model (an OAR panel on an install without OAR models) every row is shown again.
+    from weakseg_mrml import catalog
+
+    monkeypatch.setattr(catalog, "PACKAGE_MODELS", tmp_path / "no-shipped-models")
     widget.logic = WeakSegOARLogic(mrml_scene)
     widget.models.logic = widget.logic
     widget.models.refresh()

@@ -18,7 +18,6 @@ from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.case import find_case_files, load_case
 from weakseg.labels import AXES, WeakLabelStore
-from weakseg.methods import methods
 from weakseg_mrml import scribbles as scribble_io
 from weakseg_mrml import slice_labels as slice_io
 from weakseg_mrml.case_labels import finish_save, set_case_folder, unsaved_classes
@@ -28,10 +27,15 @@ from weakseg_mrml.runs import Run
 from weakseg_mrml.volumes import add_volume_from_image
 
 DEFAULT_CLASSES = ("WT", "TC", "ET")
-# The engine's registry decides which methods exist: a new method module appears here unchanged.
-METHODS = tuple(name for name, info in methods().items() if info.trainable)
-METHOD_TITLES = {name: info.title for name, info in methods().items()}
-METHOD_HELP = {name: info.help for name, info in methods().items()}
+
+
+def training_methods() -> dict:
+    """Trainable methods, name → ``MethodInfo`` (title, help), from the engine's registry: a new method
+    module appears here unchanged. Read on first use, not at import: the methods load PyTorch, which the
+    module must not need before the dependency installer has run."""
+    from weakseg.methods import methods
+
+    return {name: info for name, info in methods().items() if info.trainable}
 
 
 @dataclass
@@ -198,8 +202,9 @@ class WeakSegTrainLogic(SceneLogic):
         ``weak`` lists case ids to train on the weak labels saved in their store even though they
         have voxel labels (to use fewer full annotations, as in paper 001's experiments).
         """
-        if method not in METHODS:
-            raise WeakSegError(f"unknown method '{method}' (available: {', '.join(METHODS)})")
+        available = training_methods()
+        if method not in available:
+            raise WeakSegError(f"unknown method '{method}' (available: {', '.join(available)})")
         if not cases:
             raise WeakSegError("pick at least one case to train on")
         roots = {c.folder.parent.resolve() for c in cases}
