@@ -171,7 +171,8 @@ def evaluate(model, name, image, truth, baseline: bool):
     for step, organs in rows.items():
         organs = with_combined(organs) if "OpticNrv_L" in organs else organs
         table[step] = {organ: scores(organs[organ], truth[organ]) for organ in truth if organ in organs}
-    checks = anatomy_checks(rows[list(rows)[-2 if baseline else -1]]) if "Eye_L" in rows["vote"] else {}
+    final = [s for s in rows if not s.startswith("atlas")][-1]
+    checks = anatomy_checks(rows[final]) if "Eye_L" in truth else {}  # a skull-stripped scan has no eyes or nerves
     return {"case": name, "steps": table, "anatomy": checks}
 
 
