@@ -3,7 +3,7 @@
 The clinical-input report (benchmarks/bench_clinical_input.py) scores the pipeline on the 22
 BraTS cases degraded with seed = case index. Choosing an interpolation on those numbers would
 tune on the reported cases, so the choice is made here on *other* degradations: every second
-case (indices 1, 3, …, 21), seed = 1000 + index (other motions, other slab positions).
+case (indices 1, 3, …, 21), seed = 1000 + index (other motions of T1, T1c, T2).
 
 Candidates: linear; cubic B-spline in 3D; a cubic spline across the thick slices then linear
 ('cubic-slices', added after the first four cases had run linear and B-spline only). Rule: the
@@ -97,7 +97,7 @@ def report(rows: list[dict], summary: dict) -> str:
              f"Produced by `python experiments/clinical_interpolation.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
              "Raw numbers: `clinical-input-interpolation.json`.", "",
              f"Protocol: {len(rows)} of the 22 development cases (every second one), each degraded with seed 1000 + its "
-             "index — motions and slab positions the clinical-input report never uses (it uses seed = index). "
+             "index — motions the clinical-input report never uses (it uses seed = index). "
              "Candidates: linear; cubic B-spline in 3D; `cubic-slices` (a cubic spline across the thick slices, then "
              "linear in 3D — added after the first four cases had run the other two). Rule: the candidate with the "
              "highest mean recovered WT Dice if it beats linear by ≥ 0.5 points, else linear; of two within 0.2 points, "

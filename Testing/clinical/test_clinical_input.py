@@ -131,8 +131,10 @@ def test_unfit_and_unfixable_cases_get_one_line(shared_data, tmp_path):
     run = weakseg("segment", tmp_path / "scout", "--out", tmp_path / "out")
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) <= 2
     assert "slice" in run.stderr.strip().splitlines()[-1] and not (tmp_path / "out").exists()
-    run = weakseg("segment", "--t1c", shared_data / "clinical" / "brain1_image.nrrd", "--out", tmp_path / "o2")
-    assert run.returncode == 2 and "lacks sequence(s)" in run.stderr and not (tmp_path / "o2").exists()
+    run = weakseg("segment", "--t2", shared_data / "clinical" / "brain1_image.nrrd", "--out", tmp_path / "o2")
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and not (tmp_path / "o2").exists(), lines
+    assert "case has t2: no model of family 'default-tumour' can segment it" in lines[0] and "zero-filled" in lines[0]
 
 
 def test_working_grid_and_labels_back_keep_volume():
@@ -160,3 +162,43 @@ def test_worker_segment_job_takes_the_preprocessing_choice(degraded, tmp_path):
     outcome = WorkerClient("segment", {"case": str(folder), "out": str(tmp_path / "out"), "preprocess": "sometimes"}
                            ).start().wait(timeout=120)
     assert not outcome.ok and "preprocess" in outcome.message
+
+
+def test_cubic_across_slices_restores_thick_slices_better_than_linear_and_keeps_geometry():
+    """A smooth head-sized signal sampled as 5 mm slices: the cubic spline across slices comes back closer
+    to the 1 mm truth than linear, on the same physical extent; an isotropic image is left as it is."""
+    from weakseg.clinical.grid import cubic_across_slices
+
+    z, y, x = np.mgrid[0:100, 0:40, 0:40].astype(np.float32)
+    truth_array = 100 + 50 * np.sin(z / 6.0) * np.cos(y / 9.0) + 20 * np.cos(x / 7.0)
+    truth = sitk.GetImageFromArray(truth_array)
+    thick = sitk.GetImageFromArray(truth_array[::5].copy())
+    thick.SetSpacing((1.0, 1.0, 5.0))
+    smooth = cubic_across_slices(thick, 1.0)
+    assert smooth.GetSpacing() == (1.0, 1.0, 1.0) and smooth.GetSize() == (40, 40, 96)
+    assert smooth.GetOrigin() == thick.GetOrigin() and smooth.GetDirection() == thick.GetDirection()
+    inside = slice(0, 96)
+    errors = {}
+    for name in ("linear", "cubic-slices"):
+        back = sitk.GetArrayFromImage(resample_onto(thick, truth, interpolation=name))[inside]
+        errors[name] = float(np.abs(back - truth_array[inside]).mean())
+    assert errors["cubic-slices"] < 0.3 * errors["linear"], errors
+    assert cubic_across_slices(truth, 1.0) is truth
+
+
+def test_t1c_only_study_is_segmented_by_the_t1c_member_on_its_own_grid(shared_data, tmp_path):
+    """A real single-series post-contrast study: the default family falls back to its T1c-only model, says so,
+    prepares the study and finds the lesion (docs/results/t1c-only-clinical.md has both studies)."""
+    image = shared_data / "clinical" / "brain1_image.nrrd"
+    out = tmp_path / "out"
+    run = weakseg("segment", "--t1c", image, "--reference", "t1c", "--out", out)
+    assert run.returncode == 0, run.stderr
+    assert "segmenting with 'default-tumour-t1c', trained for t1c only" in run.stderr
+    assert "preprocessed (resample, brain)" in run.stderr
+    labels = sitk.ReadImage(str(next(out.glob("*_labels.nii.gz"))))
+    study = sitk.ReadImage(str(image))
+    assert labels.GetSize() == study.GetSize() and np.allclose(labels.GetSpacing(), study.GetSpacing())
+    core = np.isin(sitk.GetArrayFromImage(labels), (1, 4))
+    lesion = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "clinical" / "brain1_label.nrrd"))) > 0
+    dice = 2 * (core & lesion).sum() / (core.sum() + lesion.sum())
+    assert dice > 0.7, dice

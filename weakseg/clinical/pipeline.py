@@ -42,7 +42,9 @@ class ClinicalConfig:
     mode: str = "auto"
     n4: bool = False
     spacing_mm: float = 1.0
-    interpolation: str = "linear"  # intensities onto the working grid: 'linear' or 'bspline' (cubic)
+    interpolation: str = "cubic-slices"
+    """Intensities onto the working grid (``weakseg.clinical.grid.INTERPOLATIONS``); chosen on held-out
+    degradations: docs/results/clinical-input-interpolation.md."""
     brain: BrainConfig = field(default_factory=BrainConfig)
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
 
