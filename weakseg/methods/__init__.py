@@ -25,7 +25,8 @@ class MethodInfo:
 
     sequences: the MR sequences a case must have (a card may narrow or widen this per model).
     label_kinds: weak-label kinds (``weakseg.labels``) it learns from, in the order it prefers them.
-    target: 'tumour' or 'oar' — which Slicer module lists its models.
+    target: which Slicer panel lists its models: 'tumour' or 'oar' (Segment), 'infiltration' (the
+      Tumor module's infiltration section: EMReDL models need the clinician's masks, not just images).
     """
 
     name: str

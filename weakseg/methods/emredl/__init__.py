@@ -22,7 +22,7 @@ METHOD = MethodInfo(
     name="emredl", title="EMReDL infiltration (paper 000)",
     help="Learns where the tumour infiltrates the oedema from an enhancing-core mask and a FLAIR mask, "
          "using physiological maps (DTI, perfusion) when present",
-    sequences=("flair", "t1", "t1c", "t2"), label_kinds=("regions",), target="tumour")
+    sequences=("flair", "t1", "t1c", "t2"), label_kinds=("regions",), target="infiltration")
 
 
 def build_method(options: dict[str, Any]):
