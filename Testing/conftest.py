@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("WEAKSEG_SHARED_DATA", ROOT.parent / "shared" / "data"))
-BRATS18 = SHARED_DATA / "brats18"
-
-
-def brats_cases() -> list[Path]:
-    """The real BraTS 2018 case folders, or [] when ../shared/data is absent."""
-    return sorted(p for p in BRATS18.iterdir() if p.is_dir()) if BRATS18.is_dir() else []
+from shared_paths import BRATS18, ROOT, SHARED_DATA, brats_cases  # noqa: E402,F401  (re-exported)
 
 
 @pytest.fixture(scope="session")

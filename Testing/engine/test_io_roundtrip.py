@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import brats_cases
+from shared_paths import brats_cases
 from weakseg.io.case import load_case
 from weakseg.io.image import read_image, same_grid, write_image
 
