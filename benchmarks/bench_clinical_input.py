@@ -279,8 +279,9 @@ def report(rows: list[dict], times: dict, args) -> str:
     for name, c in times.get("clinical", {}).items():
         lines.append(f"| {name} | {', '.join(c['problems'])} | {c['foreground_ml']} | {c['brain_ml']} | "
                      f"{c['lesion_kept']:.2%} | {c['seconds']} |")
-    lines += ["", "The default model needs four sequences, so on these single-sequence studies `weakseg segment` refuses "
-              "in one line (\"case lacks sequence(s) flair, t1, t2\"); a T1c-only model is the accuracy issue's work.", "",
+    lines += ["", "The default model needs four sequences; on these single-sequence studies `weakseg segment` falls back to "
+              "its family's T1c-only member (`default-tumour-t1c`) and says so; Dice against the lesion labels: "
+              "`t1c-only-clinical.md`.", "",
               "## What each step fixes", "",
               "| step | runs when | fixes | typical time here |", "|---|---|---|---|",
               "| checks | always | nothing: says whether voxel size, skull stripping, co-registration, overlap and "
