@@ -99,10 +99,8 @@ def measure_with(case, raw, motions, truth, model, config) -> dict:
 
 
 def measure_case(folder: Path, seed: int, threads: int, row: dict | None = None) -> dict:
-    """A case row; given a cached ``row`` made with another interpolation, only the pipeline's part is redone."""
-    import SimpleITK as sitk
-
-    from weakseg.clinical.brain import BrainConfig, extract_brain
+    """A case row; given a cached ``row`` made with other pipeline settings, only the pipeline's part
+    (and the brain-mask check) is redone."""
     from weakseg.clinical.grid import labels_onto
     from weakseg.inference import InferenceConfig, segment_case
     from weakseg.models import load_model

@@ -22,7 +22,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_clinical_input import BRATS, RESULTS, region_dice  # noqa: E402
+from bench_clinical_input import BRATS, RESULTS, degraded, region_dice  # noqa: E402
 
 INTERPOLATIONS = ("linear", "bspline", "cubic-slices")
 SEED_OFFSET = 1000
@@ -40,24 +39,14 @@ TIE = 0.002
 
 def measure(folder: Path, seed: int, threads: int, row: dict | None = None) -> dict:
     """WT/TC/ET Dice of every interpolation not yet in ``row`` (and of the original inputs)."""
-    import SimpleITK as sitk
-
     from weakseg.clinical import ClinicalConfig, Expects, prepare, segment_prepared
     from weakseg.clinical.grid import labels_onto
     from weakseg.inference import InferenceConfig, segment_case
-    from weakseg.io.case import load_case
     from weakseg.models import load_model
-    from weakseg.phantom.clinical_like import DegradeConfig, degrade_case
 
     model = load_model("default")
     config = InferenceConfig(device="cpu", threads=threads)
-    case = load_case(folder, log_warnings=False)
-    images, _ = degrade_case(case.images, "flair", DegradeConfig(seed=seed))
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, image in images.items():
-            sitk.WriteImage(image, str(Path(tmp) / f"c_{ {'t1c': 't1ce'}.get(name, name)}.nii.gz"))
-        raw = load_case(tmp, log_warnings=False)
-    truth = labels_onto(case.labels, raw.grid)
+    case, raw, _, truth = degraded(folder, seed)
     row = dict(row or {"case": folder.name, "seed": seed})
     if "original" not in row:
         row["original"] = region_dice(labels_onto(segment_case(case, model, config).labels, raw.grid), truth)

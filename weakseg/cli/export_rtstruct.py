@@ -33,13 +33,13 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
                              "(no provenance from a DICOM case beside them) and are not on the series' own voxel grid")
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace, series_description: str | None = None):
     from weakseg.rt import RtExportConfig
     from weakseg.rt.contours import ContourConfig
 
     base = RtExportConfig()
     return RtExportConfig(
-        series_description=getattr(args, "series_description", None) or base.series_description,
+        series_description=series_description or base.series_description,
         model_name=args.model_name,
         model_version=args.model_version or base.model_version,
         contours=ContourConfig(min_area_mm2=getattr(args, "min_area_mm2", base.contours.min_area_mm2),
@@ -69,8 +69,8 @@ def export_with(writer, args: argparse.Namespace) -> int:
     check_destination([out], inputs=[labels, args.names_json, table], what="output DICOM file")
     names = read_names_json(args.names_json) if args.names_json else None
     expected = ExpectedIdentity(case=provenance_identity(labels), patient_id=args.patient_id)
-    source = apply_flags(args, labels, table)
-    path = writer(source, names, Path(args.reference), out, config_from_args(args), expected=expected)
+    source, description = apply_flags(args.flagged, labels, table)
+    path = writer(source, names, Path(args.reference), out, config_from_args(args, description), expected=expected)
     log.info("wrote %s", path)
     return 0
 
@@ -86,31 +86,30 @@ def slice_table_path(args: argparse.Namespace) -> Path | None:
     return None
 
 
-def apply_flags(args: argparse.Namespace, labels: Path, table: Path | None):
-    """The labels to export: the file, or (``--flagged drop``) an image with the flagged slices removed.
+def apply_flags(flagged: str, labels: Path, table: Path | None):
+    """(labels to export, series description or None) for ``--flagged keep|drop|mark``.
 
-    ``--flagged mark`` puts 'needs review' and the flagged slices in the series description that
-    planning systems show beside the structure set.
+    drop: an image with the flagged slices removed; mark: the file as it is, with 'needs review'
+    and the number of flagged slices in the series description planning systems show beside it.
     """
-    if table is None or args.flagged == "keep":
-        return labels
+    if table is None or flagged == "keep":
+        return labels, None
     from weakseg.methods.gan_seeds.review import flagged_slices, read_slice_table, remove_flagged_slices, review_note
 
     rows = read_slice_table(table)
     if not flagged_slices(rows):
-        return labels
+        return labels, None
     note = review_note(rows)
     log.warning("%s: %s", table, note["text"])
-    if args.flagged == "mark":
-        args.series_description = f"WeakSeg, needs review: {len(note['flagged_slices'])} flagged slice(s)"
-        return labels
+    if flagged == "mark":
+        return labels, f"WeakSeg, needs review: {len(note['flagged_slices'])} flagged slice(s)"
     if labels.name.lower().endswith(".seg.nrrd"):
         from weakseg.errors import WeakSegError
 
         raise WeakSegError("--flagged drop needs a labelmap file (.nii.gz, .nrrd), not a .seg.nrrd", labels)
     from weakseg.io.image import read_image
 
-    return remove_flagged_slices(read_image(labels), rows)
+    return remove_flagged_slices(read_image(labels), rows), None
 
 
 def run(args: argparse.Namespace) -> int:

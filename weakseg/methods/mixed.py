@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,41 @@ import torch.nn.functional as F
 from torch import nn
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options
 from weakseg.methods import MethodInfo
 from weakseg.models.card import BRATS_LICENCE, LabelEntry, ModelCard, brats_labels
 from weakseg.nn.unet2d import UNet2D, UNet2DConfig
 from weakseg.training.data import ABSENT, PRESENT, UNKNOWN, DataConfig, TrainingCase, presence
 from weakseg.training.optim import NormalisedSGD, PlateauHalving
+from weakseg.training.presets import Preset
 
 METHOD = MethodInfo(
     name="mixed", title="Mixed supervision (paper 001)",
     help="Trains on every label kind at once: voxel labels where a case has them, slice-level labels and scribbles elsewhere",
     sequences=("flair", "t1", "t1c", "t2"), label_kinds=("full", "slices", "scribbles"))
+
+COMPACT_2D = {"base": 16, "depth": 4, "same_padding": True, "branch_conv": 16, "branch_widths": [128, 96, 64, 48, 32],
+              "branch_fc6": 24, "k": 4, "m": 2, "n": 4, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.0001,
+              "schedule": "cosine", "inplane_downsample": 2}
+"""The default model's network and optimiser (weakseg/models/default-tumour/train-config.json)."""
+
+
+PRESETS = {
+    "cpu": Preset("cpu", "compact 2D U-Net (base 16, 2x downsampled slices, AdamW), 2200 iterations",
+                  {"iterations": 2200, "checkpoint_every": 100}, dict(COMPACT_2D)),
+    "gpu": Preset("gpu", "2D U-Net base 32 at full in-plane resolution, AdamW, 4 batches per iteration, "
+                         "10000 iterations",
+                  {"iterations": 10000, "checkpoint_every": 250, "amp": True},
+                  {"base": 32, "depth": 4, "same_padding": True, "branch_conv": 32,
+                   "branch_widths": [150, 125, 100, 75, 50], "branch_fc6": 25, "optimizer": "adamw", "lr": 0.001,
+                   "weight_decay": 0.0001, "schedule": "cosine", "batches_per_iteration": 4,
+                   "inplane_downsample": 1}),
+    "paper": Preset("paper", "paper 001 as published: base 64, normalised-gradient SGD (10 batches per iteration), "
+                             "plateau halving; sized for a GPU",
+                    {}, {"base": 64, "branch_conv": 32, "branch_widths": [300, 250, 200, 150, 100], "branch_fc6": 50,
+                         "optimizer": "ngsgd", "schedule": "plateau", "inplane_downsample": 1}),
+}
+"""``weakseg train --preset cpu|gpu|paper`` for this method (``weakseg.training.presets``)."""
 
 MODES = ("multiclass", "WT", "TC", "ET")
 # Network class indices (1 necrosis, 2 edema, 3 enhancing) that make up each binary region.
@@ -46,7 +71,7 @@ REGION_NAMES = {"WT": "whole tumour", "TC": "tumour core", "ET": "enhancing tumo
 
 
 @dataclass
-class MixedConfig:
+class MixedConfig(Options):
     """Paper 001's settings; defaults are the paper's (spec §2), CPU users shrink ``base``.
 
     mode: 'multiclass' (4 classes, one branch per tumour class) or a binary region 'WT'/'TC'/'ET'.
@@ -63,6 +88,8 @@ class MixedConfig:
       augmentation, Dice + CE, region outputs, TTA, post-processing); None = paper 001's recipe.
     preset: name of the ``weakseg train --preset`` the options came from (recorded only).
     """
+
+    OPTIONS_OF = "option(s) for method 'mixed'"
 
     mode: str = "multiclass"
     branch: bool = True
@@ -173,16 +200,6 @@ class MixedConfig:
         return DataConfig(self.sequences, self.normalisation, self.margin, 100.0, self.inplane_downsample,
                           self.brain_fraction)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MixedConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise WeakSegError(f"unknown option(s) for method 'mixed': {', '.join(unknown)}")
-        return cls(**data)
 
 
 @dataclass

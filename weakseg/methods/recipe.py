@@ -14,7 +14,7 @@ original recipe, so existing models and runs are unchanged.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options
 from weakseg.training.augment import AugmentConfig
 
 LOSSES = ("dice_ce", "weighted_ce")
@@ -30,12 +31,14 @@ OUTPUTS = ("softmax", "regions")
 
 
 @dataclass
-class RecipeConfig:
+class RecipeConfig(Options):
     """augment: on/off; augmentation: ``AugmentConfig`` options; loss: 'dice_ce' or the method's own
     'weighted_ce'; output: 'softmax' (classes 0..3) or 'regions' (sigmoid WT, TC, ET); tta: mirror
     left-right at prediction and average; et_min_voxels: enhancing region smaller than this (voxels at
     the original resolution) becomes core (0 = off); min_component_fraction: lesion islands smaller than
     this share of the largest are dropped."""
+
+    OPTIONS_OF = "recipe option(s)"
 
     augment: bool = True
     augmentation: dict[str, Any] = field(default_factory=dict)
@@ -62,15 +65,6 @@ class RecipeConfig:
     def regions(self) -> bool:
         return self.output == "regions"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RecipeConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise WeakSegError(f"unknown recipe option(s): {', '.join(unknown)}")
-        return cls(**data)
 
     def describe(self, normalisation: str) -> str:
         parts = [f"{'brain-masked z-score' if normalisation == 'zscore' else normalisation} normalisation"]

@@ -23,12 +23,6 @@ from typing import Any
 
 from weakseg.errors import WeakSegError
 
-COMPACT_2D = {"base": 16, "depth": 4, "same_padding": True, "branch_conv": 16, "branch_widths": [128, 96, 64, 48, 32],
-              "branch_fc6": 24, "k": 4, "m": 2, "n": 4, "optimizer": "adamw", "lr": 0.002, "weight_decay": 0.0001,
-              "schedule": "cosine", "inplane_downsample": 2}
-"""The default model's network and optimiser (weakseg/models/default-tumour/train-config.json)."""
-
-
 @dataclass(frozen=True)
 class Preset:
     """train: TrainConfig fields; options: method options; both only fill what the user left unset."""
@@ -39,23 +33,6 @@ class Preset:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-PRESETS: dict[str, dict[str, Preset]] = {
-    "mixed": {
-        "cpu": Preset("cpu", "compact 2D U-Net (base 16, 2x downsampled slices, AdamW), 2200 iterations",
-                      {"iterations": 2200, "checkpoint_every": 100}, dict(COMPACT_2D)),
-        "gpu": Preset("gpu", "2D U-Net base 32 at full in-plane resolution, AdamW, 4 batches per iteration, "
-                             "10000 iterations",
-                      {"iterations": 10000, "checkpoint_every": 250, "amp": True},
-                      {"base": 32, "depth": 4, "same_padding": True, "branch_conv": 32,
-                       "branch_widths": [150, 125, 100, 75, 50], "branch_fc6": 25, "optimizer": "adamw", "lr": 0.001,
-                       "weight_decay": 0.0001, "schedule": "cosine", "batches_per_iteration": 4,
-                       "inplane_downsample": 1}),
-        "paper": Preset("paper", "paper 001 as published: base 64, normalised-gradient SGD (10 batches per iteration), "
-                                 "plateau halving; sized for a GPU",
-                        {}, {"base": 64, "branch_conv": 32, "branch_widths": [300, 250, 200, 150, 100], "branch_fc6": 50,
-                             "optimizer": "ngsgd", "schedule": "plateau", "inplane_downsample": 1}),
-    },
-}
 PRESET_NAMES = ("cpu", "gpu", "paper")
 
 
@@ -67,11 +44,10 @@ def default_preset(device: str = "auto") -> str:
 
 
 def method_presets(method: str) -> dict[str, Preset]:
-    """A method's presets: its module's own ``PRESETS`` (methods register them), else this table's."""
+    """A method's presets: the ``PRESETS`` its module declares (none for an unknown method)."""
     from weakseg.methods import method_module, methods
 
-    own = getattr(method_module(method), "PRESETS", None) if method in methods() else None
-    return dict(own or PRESETS.get(method) or {})
+    return dict(getattr(method_module(method), "PRESETS", None) or {}) if method in methods() else {}
 
 
 def get_preset(method: str, name: str) -> Preset:

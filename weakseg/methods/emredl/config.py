@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options
 
 KINDS = ("structural", "physiological")
 STRUCTURAL = (("t1", "structural"), ("t1c", "structural"), ("t2", "structural"), ("flair", "structural"))
@@ -14,7 +14,7 @@ DISSIMILARITIES = ("abs", "binary", "kl")
 
 
 @dataclass
-class EMReDLConfig:
+class EMReDLConfig(Options):
     """Paper 000's two stages.
 
     channels: ordered [name, kind] pairs; kind 'structural' or 'physiological'. Stage A uses
@@ -27,6 +27,8 @@ class EMReDLConfig:
     epoch_iterations: M-step batches between E-steps (None: every training slice once).
     tau: threshold of the tumour probability stored with the model (the UI's default).
     """
+
+    OPTIONS_OF = "option(s) for method 'emredl'"
 
     channels: list[list[str]] = field(default_factory=lambda: [list(c) for c in STRUCTURAL + PHYSIOLOGICAL])
     prior_structural: bool = False
@@ -92,16 +94,6 @@ class EMReDLConfig:
         """True when stage A runs on structural channels only: not the paper's method."""
         return not self.physiological
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "EMReDLConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise WeakSegError(f"unknown option(s) for method 'emredl': {', '.join(unknown)}")
-        return cls(**data)
 
 
 FALLBACK_WARNING = ("EMReDL: no physiological channel (DTI/DSC) given; the prior is trained on STRUCTURAL channels. "

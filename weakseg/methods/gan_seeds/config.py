@@ -16,17 +16,18 @@ named here and in docs/results/gan-seeds.md:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options, check_known
 
 STAGES = ("classifier", "seeds", "gan_a", "gan_b", "healthy", "s0", "refine", "s_us", "s_os")
 SEQUENCE_SETS = {"flair": ("flair",), "all": ("flair", "t1", "t1c", "t2")}
 
 
 @dataclass
-class GanSeedsConfig:
+class GanSeedsConfig(Options):
     """sequences: network input channels, FLAIR first (the GAN and the difference score use channel 0);
     ('flair',) as paper 002's pLGG cohort, ('flair', 't1', 't1c', 't2') as its BraTS one.
 
@@ -42,6 +43,8 @@ class GanSeedsConfig:
     threshold: difference-score flag threshold t (paper: 0.2; 0.3 when quality matters most).
     augment: random left-right flips (applied to image, seeds and healthy variant together).
     """
+
+    OPTIONS_OF = "option(s) for method 'gan-seeds'"
 
     sequences: tuple[str, ...] = ("flair",)
     size: int = 64
@@ -109,15 +112,9 @@ class GanSeedsConfig:
             if getattr(self, name) < 1:
                 raise WeakSegError(f"{name} must be >= 1")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GanSeedsConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise WeakSegError(f"unknown option(s) for method 'gan-seeds': {', '.join(unknown)}")
+        check_known(cls, data, cls.OPTIONS_OF)
         data = dict(data)
         if isinstance(data.get("sequences"), str):
             data["sequences"] = SEQUENCE_SETS.get(data["sequences"], (data["sequences"],))

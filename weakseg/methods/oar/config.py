@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options
 from weakseg.oar.classes import CLASSES, CONTAINMENT
 
 ORIENTATIONS = ("axial", "coronal", "sagittal")
@@ -14,7 +15,7 @@ RULES = ("eye/lens",)
 
 
 @dataclass
-class OARConfig:
+class OARConfig(Options):
     """Settings of ``weakseg train --method oar``.
 
     base/depth: U-Net width and poolings (thesis: 64 and 4; 16 fits a CPU). patch: side of the
@@ -28,6 +29,8 @@ class OARConfig:
     "phantoms": 8}`` (``weakseg.phantom.label_sources``), used beside or instead of the dataset.
     inputs: the MR sequences accepted at inference, in order of preference (one is used).
     """
+
+    OPTIONS_OF = "option(s) for method 'oar'"
 
     base: int = 16
     depth: int = 4
@@ -75,13 +78,3 @@ class OARConfig:
             out.append((known, unknown, CONTAINMENT[(known, unknown)]))
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OARConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise WeakSegError(f"unknown option(s) for method 'oar': {', '.join(unknown)}")
-        return cls(**data)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from weakseg.errors import WeakSegError
+from weakseg.methods.options import Options, check_known
 from weakseg.nn.cascade2d3d import ORIENTATION_AXES, Cascade2D3DConfig
 from weakseg.training.data import DataConfig
 
@@ -15,7 +16,7 @@ PRETRAIN = ("auto", "on", "off")
 
 
 @dataclass
-class Tumour2D3DConfig:
+class Tumour2D3DConfig(Options):
     """Thesis ch. 2 settings; network sizes default to CPU-sized ones (thesis: sub_width 32, base 64,
     widths3d 32/64/128).
 
@@ -153,12 +154,7 @@ class Tumour2D3DConfig:
         return DataConfig(tuple(sequences or self.sequences), self.normalisation, self.margin, 100.0,
                           self.inplane_downsample, self.brain_fraction)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any], method: str = "tumour-2d3d") -> "Tumour2D3DConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise WeakSegError(f"unknown option(s) for method '{method}': {', '.join(unknown)}")
+        check_known(cls, data, f"option(s) for method '{method}'")
         return cls(**data)
