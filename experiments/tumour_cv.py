@@ -107,6 +107,8 @@ class Spec:
     predictor: str = "slices2d"
     phase: int = 0
     """Units run phase by phase, within a phase fold by fold: ablations (phase 1) wait for the main grid."""
+    budget_of: str | None = None
+    """Train for the wall-clock seconds this other configuration took on the same fold (equal-budget peers)."""
 
 
 CONFIGS: dict[str, Spec] = {s.name: s for s in [
@@ -142,9 +144,14 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["flair", "t1c"]},
          4000, Variant(True, 0.1, "cv"),
          "recipe-2d on FLAIR and post-contrast T1 only (the missing-sequence table)", phase=2),
+    Spec("segresnet-peer", "MONAI SegResNet, equal CPU budget", "peer-segresnet", lambda: {}, 0, Variant(True, 0.1, "cv"),
+         "the peer (experiments/peer_segresnet.py): MONAI's BraTS bundle SegResNet (init 16, blocks 1-2-2-4) on 96³ "
+         "crops of the same z-scored 1 mm arrays, the bundle's augmentation and soft Dice on WT/TC/ET sigmoids, "
+         "AdamW 1e-3 cosine, trained for as many seconds on one thread as recipe-2d took on the same fold",
+         predictor="segresnet", phase=1, budget_of="recipe-2d"),
 ]}
 """Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
-2: missing-sequence subsets; 3: ablations. Later sessions append: triplanar 2D, SegResNet peer."""
+2: missing-sequence subsets; 3: ablations. Later sessions append: triplanar 2D."""
 
 
 # --- folds -----------------------------------------------------------------------------------------
@@ -243,13 +250,22 @@ def write_json(path: Path, data) -> None:
 
 def train_config(unit: Unit, folds: list[list[str]], data: Path, cache: Path, iterations: int | None = None) -> dict:
     test = folds[unit.fold]
+    options = unit.spec.options()
+    if unit.spec.budget_of:
+        reference = Unit(CONFIGS[unit.spec.budget_of], unit.fold, unit.root)
+        if not reference.done():
+            raise RuntimeError(f"{unit.spec.name} fold {unit.fold} trains for {unit.spec.budget_of}'s time: "
+                               "that unit is not done yet")
+        options["budget_seconds"] = json.loads(reference.eval_file.read_text())["train_seconds"]
+        if iterations:  # smoke tests: one second per iteration asked, a small network
+            options.update(budget_seconds=float(iterations), patch=32, init_filters=8)
     return {"method": unit.spec.method, "dataset": str(data), "out": str(unit.run_dir),
             "iterations": iterations or unit.spec.iterations, "seed": SEED,
             "train_cases": [c for f in folds for c in f if c not in test], "validation_cases": [],
             "checkpoint_every": 100, "validate_every": 0, "log_every": 20, "device": "cpu", "threads": 1,
             "cache_dir": str(cache), "model_id": f"cv-{unit.spec.name}-fold{unit.fold}", "progress_bar": False,
             "description": f"5-fold CV unit: {unit.spec.label}, fold {unit.fold} (test: {', '.join(test)})",
-            "method_options": unit.spec.options()}
+            "method_options": options}
 
 
 def child_env(code: Path) -> dict:
@@ -300,14 +316,22 @@ def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, i
     return True
 
 
+def unit_lock(unit: Unit):
+    """An exclusive, non-blocking lock on one unit (None when another runner holds it): several runners
+    (e.g. one per CPU core, each with its own --configs) share one state folder without doing a unit twice."""
+    unit.folder.mkdir(parents=True, exist_ok=True)
+    handle = open(unit.folder / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 def cmd_run(args) -> int:
     root = Path(args.out)
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
-    lock = open(root / ".lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise SystemExit(f"error: {root}: another runner holds the lock (see `status`)") from None
 
     def log(message: str) -> None:
         line = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}"
@@ -323,7 +347,16 @@ def cmd_run(args) -> int:
         if unit.failures() >= MAX_FAILURES:
             log(f"{unit.spec.name} fold {unit.fold}: skipped after {unit.failures()} failures (see its logs)")
             continue
-        run_unit(unit, record["folds"], Path(args.data), Path(args.cache), log, record.get("iterations_override"), code)
+        if unit.spec.budget_of and not Unit(CONFIGS[unit.spec.budget_of], unit.fold, root).done():
+            log(f"{unit.spec.name} fold {unit.fold}: skipped until {unit.spec.budget_of} fold {unit.fold} is done "
+                "(it sets this unit's time budget)")
+            continue
+        lock = unit_lock(unit)
+        if lock is None:
+            log(f"{unit.spec.name} fold {unit.fold}: skipped, another runner is on it")
+            continue
+        with lock:
+            run_unit(unit, record["folds"], Path(args.data), Path(args.cache), log, record.get("iterations_override"), code)
     log("runner finished the queue")
     return 0
 
@@ -335,6 +368,11 @@ def cmd_train_unit(args) -> int:
     from weakseg.training import TrainConfig, train
 
     torch.set_num_threads(1)
+    if json.loads(Path(args.config).read_text())["method"] == "peer-segresnet":
+        from experiments.peer_segresnet import train_unit
+
+        train_unit(json.loads(Path(args.config).read_text()))
+        return 0
     config = TrainConfig.read(args.config)
     from dataclasses import replace
 
@@ -375,7 +413,14 @@ def predict_cascade3d(model_dir: Path, folder: Path, cache: Path):
     return case_probabilities(model_dir, folder, cache)
 
 
-PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d}
+def predict_segresnet(model_dir: Path, folder: Path, cache: Path):
+    """The same triple for the MONAI SegResNet peer (whole brain box, left-right TTA)."""
+    from experiments.peer_segresnet import predict
+
+    return predict(model_dir, folder, cache)
+
+
+PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d, "segresnet": predict_segresnet}
 
 
 def score_variants(probs: dict, truth, regions: bool) -> dict:
@@ -459,15 +504,13 @@ def cmd_status(args) -> int:
             text += f", {info['failures']} failed attempt(s)"
         if info["state"] == "done" and info.get("train_seconds"):
             text += f" (trained in {info['train_seconds'] / 60:.0f} min)"
+        if not unit.done() and unit.folder.is_dir():
+            lock = unit_lock(unit)
+            if lock is None:
+                text += " [a runner is on it]"
+            else:
+                lock.close()
         print(f"{unit.spec.name:<14} fold {unit.fold}  {text}")
-    lock = root / ".lock"
-    if lock.exists():
-        with open(lock) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                print("runner: not running")
-            except BlockingIOError:
-                print("runner: running")
     return 0
 
 
