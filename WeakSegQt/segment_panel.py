@@ -234,6 +234,10 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.runs.append_log(_("Computed on: {device}").format(device=provenance.device))
         for warning in self.logic.result_warnings(segmentationNode):
             self.runs.append_log(_("Note: {message}").format(message=warning))
+        brainMask = self.logic.brain_mask(segmentationNode)
+        if brainMask is not None:
+            self.runs.append_log(_("The brain mask the model was shown is outlined as '{name}'.").format(
+                name=brainMask.GetName()))
         if self.ui.autoShow3DCheckBox.checked:
             segmentationNode.CreateClosedSurfaceRepresentation()
         self.updateResultPanel(segmentationNode)

@@ -155,7 +155,7 @@ def train_unit(config: dict) -> None:
         loss.backward()
         optimiser.step()
         state["iteration"] += 1
-        state["losses"].append(round(float(loss), 5))
+        state["losses"].append(round(loss.item(), 5))
         state["elapsed"] += time.perf_counter() - started
         if state["iteration"] % CHECKPOINT_EVERY == 0:
             _save_atomic({"net": net.state_dict(), "optimiser": optimiser.state_dict(), **state}, checkpoint)

@@ -16,14 +16,20 @@ from pathlib import Path
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.image import read_image, same_grid, write_image
-from weakseg_mrml import ATTRIBUTE_PREFIX
+from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
 from weakseg_mrml.catalog import ModelEntry, list_models
 from weakseg_mrml.logic_base import SceneLogic
 from weakseg_mrml.provenance import Provenance, read_provenance
 from weakseg_mrml.runs import Run
 from weakseg_mrml.segmentation import SegmentSpec, labelmap_from_segmentation, segment_values, segmentation_from_labelmap
 from weakseg_mrml.sequences import assign_sequences, scalar_volumes
+from weakseg_mrml.terminology import for_label
 from weakseg_mrml.volumes import image_from_volume
+
+BRAIN_MASK_REFERENCE = "weaksegBrainMask"
+"""Node reference from a result to the brain mask its preprocessing made (a segmentation of its own)."""
+PREPROCESSING_MASK_ROLE = "PreprocessingMask"
+BRAIN_MASK_SPEC = SegmentSpec("brain", 1, "Brain mask", (0.9, 0.8, 0.4), for_label("12738006", "Brain", tumour=False))
 
 LOW_CONFIDENCE_ATTRIBUTE = ATTRIBUTE_PREFIX + "LowConfidenceSlices"
 WARNINGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Warnings"
@@ -165,7 +171,38 @@ class SegmentLogic(SceneLogic):
                                           volume_node=volume_node, provenance=provenance, node=output_node)
         node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps(result.get("low_confidence_slices", [])))
         node.SetAttribute(WARNINGS_ATTRIBUTE, json.dumps(list(result.get("warnings", []))))
+        self.import_brain_mask(node, result["outputs"].get("brain"), volume_node)
         return node
+
+    def import_brain_mask(self, result_node, path: str | None, volume_node):
+        """The preprocessing's brain mask as an outlined segment in a segmentation of its own, referenced by
+        the result (so it is never exported with the tumour); a re-run without one removes the old mask."""
+        old = result_node.GetNodeReference(BRAIN_MASK_REFERENCE)
+        if path is None:
+            if old is not None:
+                result_node.RemoveNodeReferenceIDs(BRAIN_MASK_REFERENCE)
+                self.scene.RemoveNode(old)
+            return None
+        mask = read_image(path)
+        reference = image_from_volume(volume_node)
+        if not same_grid(mask, reference):
+            raise WeakSegError(f"brain mask is not on the grid of '{volume_node.GetName()}'", path)
+        mask.CopyInformation(reference)
+        if old is not None:
+            old.GetSegmentation().RemoveAllSegments()
+        node = segmentation_from_labelmap(self.scene, mask, [BRAIN_MASK_SPEC], name=f"{volume_node.GetName()} brain mask",
+                                          volume_node=volume_node, mark_for_review=False, node=old)
+        node.SetAttribute(ROLE_ATTRIBUTE, PREPROCESSING_MASK_ROLE)
+        display = node.GetDisplayNode()
+        display.SetOpacity2DFill(0.0)  # an outline over the images, not a fill that hides them
+        display.SetVisibility3D(False)
+        result_node.SetNodeReferenceID(BRAIN_MASK_REFERENCE, node.GetID())
+        return node
+
+    @staticmethod
+    def brain_mask(result_node):
+        """The brain-mask segmentation the result's preprocessing made, or None."""
+        return result_node.GetNodeReference(BRAIN_MASK_REFERENCE)
 
     @staticmethod
     def result_warnings(segmentation_node) -> list[str]:

@@ -116,6 +116,7 @@ def test_segment_preprocesses_and_answers_on_the_reference_grid(degraded, brats,
     provenance = json.loads(next(out.glob("*_provenance.json")).read_text())
     steps = [s["step"] for s in provenance["preprocessing"]["steps"]]
     assert steps[:3] == ["register", "register", "register"] and steps[-1] == "labels back"
+    assert not list(out.glob("*_brain.nii.gz"))  # skull-stripped already: no brain step, no mask
     truth = sitk.GetArrayFromImage(labels_onto(sitk.Cast(load_case(brats, log_warnings=False).labels > 0, sitk.sitkUInt8),
                                                reference)) > 0
     predicted = sitk.GetArrayFromImage(labels) > 0
@@ -202,3 +203,7 @@ def test_t1c_only_study_is_segmented_by_the_t1c_member_on_its_own_grid(shared_da
     lesion = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_data / "clinical" / "brain1_label.nrrd"))) > 0
     dice = 2 * (core & lesion).sum() / (core.sum() + lesion.sum())
     assert dice > 0.7, dice
+    brain = sitk.ReadImage(str(next(out.glob("*_brain.nii.gz"))))  # what the model was shown, on the study's grid
+    assert brain.GetSize() == study.GetSize() and np.allclose(brain.GetOrigin(), study.GetOrigin(), atol=1e-3)
+    inside = sitk.GetArrayFromImage(brain) > 0
+    assert (inside & lesion).sum() >= 0.99 * lesion.sum() and 0.3 < inside.mean() < 0.9

@@ -17,7 +17,8 @@ import SimpleITK as sitk
 from weakseg.cli import build_parser
 from weakseg.cli._case_args import case_from_args
 from weakseg.errors import WeakSegError
-from weakseg.methods import required_sequences, runnable_methods
+from weakseg.methods import required_sequences
+from weakseg.models.registry import registered_cards, runnable_models
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,16 +199,17 @@ def test_resampled_sequence_warns_and_keeps_reference_grid(tmp_path):
     assert '"size": [\n    28,\n    32,\n    20\n  ]' in result.stdout
 
 
-def test_missing_sequence_reports_runnable_methods(tmp_path):
+def test_missing_sequence_reports_the_models_that_can_run(tmp_path):
     flair = _write(_volume(), tmp_path / "flair.nii.gz")
     t1 = _write(_volume(seed=3), tmp_path / "t1.nii.gz")
     result = weakseg("info", "--flair", flair, "--t1", t1, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     warning = next(line for line in result.stderr.splitlines() if "missing sequence" in line)
-    assert warning.startswith("weakseg: warning: missing sequence(s) t1c, t2; methods that can still run: ")
-    runnable = warning.split("can still run: ")[1].split(", ")
-    for method, needed in required_sequences().items():
-        assert (method in runnable) == (set(needed) <= {"flair", "t1"}), method
+    assert warning.startswith("weakseg: warning: missing sequence(s) t1c, t2; installed models that can run on it: ")
+    runnable = warning.split("can run on it: ")[1].split(", ")
+    for folder, card in registered_cards():
+        assert (card.id in runnable) == (set(card.sequences) <= {"flair", "t1"}), card.id
+    assert "default-oar" in runnable and "default-tumour" not in runnable  # the OAR model needs T1 alone
     assert "missing      t1c, t2" in result.stdout
 
 
@@ -242,8 +244,8 @@ def test_quiet_load_keeps_warnings_for_a_caller_that_may_refuse_the_case(tmp_pat
     try:
         case = load_case(sequences={"flair": flair}, log_warnings=False)
         assert records == [] and any("missing sequence(s) t1, t1c, t2" in w for w in case.warnings)
-        expected = ", ".join(runnable_methods(["flair"])) or "none"
-        with pytest.raises(WeakSegError, match=f"lacks sequence.*methods that can run on it: {expected}$"):
+        expected = ", ".join(runnable_models(["flair"])) or "none"
+        with pytest.raises(WeakSegError, match=f"lacks sequence.*installed models that can run on it: {expected}$"):
             case.require(required_sequences()["mixed"])
         load_case(sequences={"flair": flair})
         assert [r.getMessage() for r in records] == case.warnings

@@ -116,3 +116,18 @@ def test_cli_segment_prints_every_output(phantom_folder, tiny_model_dir, tmp_pat
     for kind in ("labels", "segmentation", "slices", "montage", "provenance"):
         line = next(l for l in out.splitlines() if l.startswith(kind))
         assert (tmp_path / "seg").joinpath(line.split()[-1].split("/")[-1]).is_file()
+
+
+def test_a_preprocessing_mask_is_written_beside_the_labels_and_retired_when_a_rerun_makes_none(
+        oblique_case, tiny_model_dir, tmp_path):
+    result = segment_case(oblique_case, load_model(tiny_model_dir), InferenceConfig(device="cpu"))
+    brain = sitk.Cast(oblique_case.images["t1"] > 0, sitk.sitkUInt8)
+    result.masks["brain"] = brain
+    paths = write_outputs(result, tmp_path / "out", oblique_case)
+    assert paths["brain"].name == f"{oblique_case.case_id}_brain.nii.gz"
+    written = sitk.ReadImage(str(paths["brain"]))
+    assert written.GetSize() == oblique_case.grid.GetSize()
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(brain))
+    result.masks.clear()  # the same case again, without preprocessing: no stale mask beside the new labels
+    again = write_outputs(result, tmp_path / "out", oblique_case)
+    assert "brain" not in again and not paths["brain"].exists() and again["labels"].exists()

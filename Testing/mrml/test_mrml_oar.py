@@ -103,3 +103,40 @@ def test_organ_review_is_stored_on_the_node_and_exported_as_csv(mrml_scene, tmp_
     rows = list(csv.DictReader(open(logic.export_review(node, tmp_path / "review.csv"))))
     assert [(r["organ"], r["rating"]) for r in rows] == [("Eye_L", "accepted"), ("Eye_R", ""), ("Brainstem", "major edit")]
     assert {r["model"] for r in rows} == {"default-oar"}
+
+
+def test_the_preprocessing_brain_mask_is_an_outlined_segment_of_its_own_and_goes_with_a_rerun(mrml_scene, tmp_path):
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+
+    from weakseg_mrml.segment_logic import PREPROCESSING_MASK_ROLE
+    from weakseg_mrml.segmentation import segment_mask
+    from weakseg_mrml.volumes import image_from_volume
+
+    grid = sitk.Image([30, 28, 10], sitk.sitkInt16)
+    grid.SetSpacing((0.9, 0.9, 5.0))
+    t1c = add_volume_from_image(mrml_scene, grid, "T1c")
+    tumour = np.zeros((10, 28, 30), np.uint8)
+    tumour[4:6, 10:14, 10:14] = 4
+    brain = np.zeros((10, 28, 30), np.uint8)
+    brain[1:9, 3:25, 3:27] = 1
+    files = {}
+    for kind, array in (("labels", tumour), ("brain", brain)):
+        image = sitk.GetImageFromArray(array)
+        image.CopyInformation(grid)
+        files[kind] = str(write_image(image, tmp_path / f"{kind}.nii.gz"))
+    labels = [{"name": "enhancing", "value": 4, "color": [1, 1, 0], "snomed_code": "", "snomed_meaning": ""}]
+    result = {"outputs": files, "labels": labels, "tumour": True, "model": {"id": "default-tumour-t1c", "version": "1"},
+              "parameters": {}, "provenance": {}}
+    logic = WeakSegTumorLogic(mrml_scene)
+    node = logic.import_result(result, t1c)
+    mask = logic.brain_mask(node)
+    assert mask is not None and mask is not node
+    assert mask.GetAttribute("WeakSeg.Role") == PREPROCESSING_MASK_ROLE != node.GetAttribute("WeakSeg.Role")
+    assert node.GetSegmentation().GetNumberOfSegments() == 1  # the tumour result (what is exported) has no brain
+    segment = mask.GetSegmentation().GetSegment("brain")
+    assert segment.GetName() == "Brain mask" and "12738006" in segment.GetTerminology()
+    assert mask.GetDisplayNode().GetOpacity2DFill() == 0.0 and not mask.GetDisplayNode().GetVisibility3D()
+    assert int(segment_mask(mask, "brain", image_from_volume(t1c)).sum()) == int(brain.sum())
+    again = logic.import_result({**result, "outputs": {"labels": files["labels"]}}, t1c, output_node=node)
+    assert again is node and logic.brain_mask(node) is None and mrml_scene.GetNodeByID(mask.GetID()) is None
+

@@ -156,6 +156,10 @@ def segment_prepared(prepared: Prepared, model, config, progress=None, cancel=No
     original_grid = prepared.original.grid
     result.labels = sitk.Cast(labels_onto(result.labels, original_grid), sitk.sitkUInt8)
     result.labels.CopyInformation(original_grid)
+    if prepared.brain_mask is not None:  # what the model was shown, on the grid the clinician reviews
+        brain = sitk.Cast(labels_onto(sitk.Cast(prepared.brain_mask, sitk.sitkUInt8), original_grid), sitk.sitkUInt8)
+        brain.CopyInformation(original_grid)
+        result.masks["brain"] = brain
     steps = list(prepared.steps) + [{"step": "labels back", "grid_size": list(original_grid.GetSize()),
                                      "spacing_mm": [round(s, 3) for s in original_grid.GetSpacing()],
                                      "method": "per-label coverage (anti-aliased linear)",

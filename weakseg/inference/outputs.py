@@ -144,8 +144,11 @@ OUTPUT_SUFFIXES = {
     "montage": "_overlay.png",
     "provenance": "_provenance.json",
     "rtstruct": "_rtstruct.dcm",
+    "brain": "_brain.nii.gz",
 }
 """Every file a segmentation result set may hold, by kind (file name = stem + suffix)."""
+OPTIONAL_KINDS = ("rtstruct", "brain")
+"""Written only when asked for (RTSTRUCT) or made (a preprocessing mask); retired otherwise."""
 
 
 def case_inputs(case: Case) -> tuple[list[Path], list[Path]]:
@@ -162,7 +165,7 @@ def segment_outputs(out_dir: str | Path, stem: str, case: Case | None = None, *,
     the same stem that this one does not write (an RTSTRUCT) are removed on commit.
     """
     safe_name(stem, "output prefix / case id")
-    kinds = [k for k in OUTPUT_SUFFIXES if rtstruct or k != "rtstruct"]
+    kinds = [k for k in OUTPUT_SUFFIXES if k not in OPTIONAL_KINDS or (rtstruct and k == "rtstruct")]
     files = {kind: stem + OUTPUT_SUFFIXES[kind] for kind in kinds}
     retire = [stem + suffix for kind, suffix in OUTPUT_SUFFIXES.items() if kind not in files]
     inputs, case_dirs = list(inputs), list(case_dirs)
@@ -180,7 +183,7 @@ def write_outputs(result, out: str | Path | OutputSet, case: Case, prefix: str |
     ``out`` is the output folder, or a ``segment_outputs`` set (then the caller may add
     files of its own, e.g. an RTSTRUCT, before the set is committed). Kinds: 'labels'
     (.nii.gz), 'segmentation' (.seg.nrrd), 'slices' (.csv), 'montage' (.png),
-    'provenance' (.json). The set appears whole or not at all.
+    'provenance' (.json), and 'brain' (.nii.gz) when preprocessing made a brain mask. The set appears whole or not at all.
     """
     outputs = out if isinstance(out, OutputSet) else segment_outputs(out, prefix or case.case_id, case)
     if outputs.active:
@@ -199,3 +202,8 @@ def _write_files(result, outputs: OutputSet, case: Case) -> None:
     write_slice_table(result.slice_table, outputs.path("slices"))
     write_montage(case, labels, entries, outputs.path("montage"))
     write_text_atomic(outputs.path("provenance"), json.dumps(result.provenance, indent=2) + "\n")
+    stem = outputs.final["labels"].name[: -len(OUTPUT_SUFFIXES["labels"])]
+    for kind, mask in getattr(result, "masks", {}).items():
+        if kind not in outputs.final:
+            outputs.add(kind, stem + OUTPUT_SUFFIXES[kind])
+        write_itk(mask, outputs.path(kind))

@@ -32,6 +32,9 @@ class SegmentationResult:
       probabilities, voxels per label).
     provenance: model id and SHA-256, device, TTA, timings, versions.
     label_entries: the card's ``LabelEntry`` list (names, values, colours, SNOMED CT codes).
+    masks: masks made on the way, on the labels' grid, by output kind (e.g. ``brain``: the
+      preprocessing's brain mask), written beside the labels so a reviewer can see what the
+      model was shown.
     """
 
     labels: sitk.Image
@@ -43,6 +46,7 @@ class SegmentationResult:
     label_entries: list = field(default_factory=list)
     _canonical: sitk.Image | None = None
     _grid: sitk.Image | None = None
+    masks: dict[str, sitk.Image] = field(default_factory=dict)
 
     def probability_image(self, name: str) -> sitk.Image:
         """Probability of class ``name`` as a float32 image on the case grid (0 outside the brain box)."""

@@ -91,10 +91,11 @@ class Case:
     def require(self, sequences: tuple[str, ...] | list[str]) -> None:
         lacking = [s for s in sequences if s not in self.images]
         if lacking:
-            from weakseg.methods import runnable_methods
+            from weakseg.models.registry import runnable_models
 
             raise WeakSegError(f"case lacks sequence(s) {', '.join(lacking)}; present: {', '.join(self.images) or 'none'}; "
-                               f"methods that can run on it: {', '.join(runnable_methods(self.images)) or 'none'}", self.case_id)
+                               f"installed models that can run on it: {', '.join(runnable_models(self.images)) or 'none'}",
+                               self.case_id)
 
 
 def _pick_reference(images: dict[str, sitk.Image], preferred: str) -> str:
@@ -159,9 +160,10 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
         labels.CopyInformation(ref)
     missing = [s for s in SEQUENCES if s not in aligned]
     if missing:
-        from weakseg.methods import runnable_methods
+        from weakseg.models.registry import runnable_models
 
-        msg = f"missing sequence(s) {', '.join(missing)}; methods that can still run: {', '.join(runnable_methods(aligned)) or 'none'}"
+        msg = (f"missing sequence(s) {', '.join(missing)}; installed models that can run on it: "
+               f"{', '.join(runnable_models(aligned)) or 'none'}")
         warnings.append(msg)
     if log_warnings:
         for msg in warnings:

@@ -12,27 +12,14 @@ from pathlib import Path
 from typing import Iterable
 
 from weakseg.errors import WeakSegError
-from weakseg.models.card import CARD_NAME, ModelCard
-from weakseg.models.registry import PACKAGE_MODELS, LoadedModel, load_model, user_models_dir
+from weakseg.models.card import ModelCard
+from weakseg.models.registry import LoadedModel, load_model, registered_cards
 
 
 def family_members(family: str) -> list[tuple[Path, ModelCard]]:
-    """(folder, card) of every registered model of ``family`` (user folder first: a user's retrained
-    member of the same id replaces the shipped one)."""
-    found: dict[str, tuple[Path, ModelCard]] = {}
-    for root in (user_models_dir(), PACKAGE_MODELS):
-        if not root.is_dir():
-            continue
-        for folder in sorted(root.iterdir()):
-            if not (folder / CARD_NAME).is_file():
-                continue
-            try:
-                card = ModelCard.read(folder / CARD_NAME)
-            except WeakSegError:
-                continue  # a broken card elsewhere must not stop this case; loading it directly still says why
-            if card.family == family and card.id not in found:
-                found[card.id] = (folder, card)
-    return list(found.values())
+    """(folder, card) of every registered model of ``family`` (a user's retrained member of the same id
+    replaces the shipped one)."""
+    return [(folder, card) for folder, card in registered_cards() if card.family == family]
 
 
 def _words(sequences: Iterable[str]) -> str:

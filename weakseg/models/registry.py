@@ -59,6 +59,30 @@ def list_models() -> list[str]:
     return sorted(set(ids))
 
 
+def registered_cards() -> list[tuple[Path, ModelCard]]:
+    """(folder, card) of every readable registered model, user folder first (a user's model replaces the
+    shipped one of the same id); a broken card is left out here, loading it directly still says why."""
+    found: dict[str, tuple[Path, ModelCard]] = {}
+    for root in (user_models_dir(), PACKAGE_MODELS):
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            if not (folder / CARD_NAME).is_file():
+                continue
+            try:
+                card = ModelCard.read(folder / CARD_NAME)
+            except WeakSegError:
+                continue
+            found.setdefault(card.id, (folder, card))
+    return list(found.values())
+
+
+def runnable_models(available) -> list[str]:
+    """Ids of the registered models whose sequences are all in ``available`` (for messages about a case)."""
+    have = set(available)
+    return sorted(card.id for _, card in registered_cards() if set(card.sequences) <= have)
+
+
 @dataclass
 class LoadedModel:
     """A verified model ready for inference (network in eval mode on ``device``)."""
