@@ -157,6 +157,8 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         folder = str(entry.folder) if entry is not None else ""
         if self._parameterNode and self._parameterNode.modelFolder != folder:
             self._parameterNode.modelFolder = folder
+            if entry is not None:  # a newly chosen model starts with its card's TTA setting
+                self._parameterNode.tta = entry.tta
         used = set(sum(model_inputs(entry), [])) if entry is not None else set()
         for name in SEQUENCES:  # only the sequences the model reads are asked for
             visible = entry is None or name in used
@@ -249,9 +251,13 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if segmentationNode is None:
             return
         for item in self.logic.low_confidence_slices(segmentationNode):
-            probabilities = ", ".join(f"{name} {p:.2f}" for name, p in item["p"].items())
-            text = _("Slice {index} (S {z} mm): {classes}").format(index=item["slice"], z=f"{item['z_mm']:.1f}",
-                                                                   classes=probabilities)
+            if item.get("flagged"):  # listed first by the worker: the method itself distrusts these slices
+                text = _("Slice {index} (S {z} mm): review this, difference score {d}").format(
+                    index=item["slice"], z=f"{item['z_mm']:.1f}", d=f"{item['difference_score']:.2f}")
+            else:
+                probabilities = ", ".join(f"{name} {p:.2f}" for name, p in item["p"].items())
+                text = _("Slice {index} (S {z} mm): {classes}").format(index=item["slice"], z=f"{item['z_mm']:.1f}",
+                                                                       classes=probabilities)
             widget_item = qt.QListWidgetItem(text)
             widget_item.setData(qt.Qt.UserRole, item["z_mm"])
             widget_item.setToolTip(text)

@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from experiments.tumour_cv import DATA, list_cases, make_folds  # noqa: E402
+from weakseg.methods.gan_seeds import CPU_BUDGET  # noqa: E402
 
 STATE = Path(os.environ.get("GAN_SEEDS_RUNS", ROOT.parent / "runs" / "gan-seeds"))
 CACHE = ROOT.parent / "cache" / "weakseg"
@@ -40,10 +41,7 @@ SHIPPED = ROOT / "weakseg" / "models" / "gan-seeds"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 STAGE_MODELS = ("s0", "os", "us", "combined", "combined_residual")
 
-BUDGET = {
-    "iterations_classifier": 1000, "iterations_gan_a": 1500, "iterations_gan_b": 2000, "iterations_seg": 1500,
-    "seed_method": "gradcam", "gradcam_blocks": [1, 3], "gradcam_negative_block": 3, "preset": "cpu-25min",
-}
+BUDGET = {**CPU_BUDGET, "preset": "cpu-25min"}
 """The CPU budget (Grad-CAM seeds, see docs/results/gan-seeds.md "Seeds" for RISE against Grad-CAM): about 25 min of one core for 22 cases (75 min wall on the shared, oversubscribed machine);
 see docs/results/gan-seeds.md."""
 

@@ -36,6 +36,8 @@ class ModelEntry:
     metrics: dict = field(default_factory=dict)
     version: str = ""
     training_data: str = ""
+    tta: bool = False
+    """Whether the card's inference uses test-time augmentation (the panel's TTA box starts there)."""
 
     @property
     def kind(self) -> str:
@@ -62,7 +64,8 @@ def _read(folder: Path) -> ModelEntry | None:
         return ModelEntry(str(card["id"]), str(card.get("method", "")), folder, list(card.get("sequences", [])),
                           list(card.get("labels", [])), str(card.get("description", "")), str(card.get("licence", "")),
                           dict(card.get("metrics", {})), str(card.get("version", "")),
-                          str((card.get("training") or {}).get("dataset", "")))
+                          str((card.get("training") or {}).get("dataset", "")),
+                          bool((card.get("inference") or {}).get("tta", False)))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a broken card is reported when the model is loaded, not while listing
 

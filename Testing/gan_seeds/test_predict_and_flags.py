@@ -40,6 +40,25 @@ def test_segment_cli_writes_scores_and_flags_on_the_case_grid(gs_dataset, gs_run
     assert not any(r["flagged"] == "True" for r, e in zip(rows, empty) if e)
 
 
+def test_the_review_list_puts_flagged_slices_first_lowest_score_first(gs_dataset, model):
+    """What the Slicer panel lists ("review these"): the method's own flags before its merely unsure slices."""
+    from weakseg.inference import InferenceConfig
+    from weakseg.io.case import load_case
+    from weakseg.methods import predict_case
+    from weakseg.worker.results import low_confidence_slices, review_slices
+
+    table = predict_case(load_case(gs_dataset / "Phantom_0001", log_warnings=False), model,
+                         InferenceConfig(device="cpu")).slice_table
+    table[3].update(flagged=True, difference_score=0.15)  # two slices flagged as a stricter threshold would
+    table[7].update(flagged=True, difference_score=0.05)
+    flagged = sorted((r for r in table if r["flagged"]), key=lambda r: r["difference_score"])
+    items = review_slices(table, 0.25, 0.75)
+    assert [i["slice"] for i in items[:len(flagged)]] == [r["slice"] for r in flagged]
+    assert all(i["flagged"] for i in items[:len(flagged)]) and not any(i.get("flagged") for i in items[len(flagged):])
+    unsure = [i["slice"] for i in low_confidence_slices(table, 0.25, 0.75) if i["slice"] not in {r["slice"] for r in flagged}]
+    assert [i["slice"] for i in items[len(flagged):]] == unsure
+
+
 def test_filter_flags_a_deliberately_corrupted_slice(gs_dataset, model):
     """A mask moved off the tumour onto healthy tissue has a small |x − x̂| inside it: d < 0.2, flagged."""
     from weakseg.io.case import load_case

@@ -236,6 +236,10 @@ def test_catalogue_lists_what_the_registry_finds(trained):
     from weakseg_mrml.catalog import list_models
 
     assert sorted(m.folder.name for m in list_models()) == registry_models()
+    from weakseg.models import load_model
+
+    for entry in list_models():  # the panel's TTA box starts where each card's inference does
+        assert entry.tta == bool(load_model(entry.folder).card.inference.get("tta", False)), entry.id
 
 
 def test_segment_with_the_shipped_default_model(mrml_scene, cases_root, models_env):

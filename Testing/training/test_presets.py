@@ -51,3 +51,17 @@ def test_cli_prints_the_estimate_before_training(tiny_dataset, tmp_path, capsys,
     assert "50 iterations x" in line and "1 thread" in line
     assert not (tmp_path / "run").exists()  # nothing trained
     assert any((tmp_path / "cache").iterdir())  # the estimate read the first case through the cache
+
+
+def test_every_declared_preset_is_valid_for_its_method_and_gan_seeds_has_the_cv_budget():
+    from weakseg.methods import method_module, methods
+    from weakseg.methods.gan_seeds import CPU_BUDGET
+    from weakseg.training.presets import method_presets
+
+    for name in methods():
+        module = method_module(name)
+        for preset in method_presets(name).values():
+            if hasattr(module, "build_method"):
+                module.build_method(dict(preset.options))  # unknown or out-of-range options are refused here
+    options = apply_preset({"dataset": "d", "out": "o", "method": "gan-seeds"}, "cpu")["method_options"]
+    assert {k: options[k] for k in CPU_BUDGET} == CPU_BUDGET and options["seed_method"] == "gradcam"

@@ -18,7 +18,7 @@ from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.validate import spec
 from weakseg.worker.job import parameters_as
-from weakseg.worker.results import low_confidence_slices
+from weakseg.worker.results import review_slices
 
 
 @dataclass
@@ -87,6 +87,6 @@ def run(parameters: dict, events, job) -> dict:
         "parameters": {"device": p.device, "tta": p.tta, "batch_size": p.batch_size, "reference": p.reference,
                        "preprocess": p.preprocess},
         "preprocessing": prepared.provenance() if prepared is not None else None,
-        "low_confidence_slices": low_confidence_slices(result.slice_table, low, high),
+        "low_confidence_slices": review_slices(result.slice_table, low, high),  # flagged slices first
         "warnings": list(case.warnings) + notes,
     }

@@ -20,3 +20,14 @@ def low_confidence_slices(slice_table: list[dict], low: float = 0.25, high: floa
             out.append({"slice": int(row["slice"]), "z_mm": float(row.get("z_mm", 0.0)), "p": unsure})
     out.sort(key=lambda item: min(abs(p - 0.5) for p in item["p"].values()))
     return out
+
+
+def review_slices(slice_table: list[dict], low: float = 0.25, high: float = 0.75) -> list[dict]:
+    """The slices a reviewer should look at, in order: first those the method flagged (GAN seeds' difference
+    score below its threshold; lowest score first, ``flagged`` True), then the low-confidence ones."""
+    flagged = [{"slice": int(row["slice"]), "z_mm": float(row.get("z_mm", 0.0)), "p": {}, "flagged": True,
+                "difference_score": float(row["difference_score"])}
+               for row in slice_table if row.get("flagged") is True]
+    flagged.sort(key=lambda item: item["difference_score"])
+    seen = {item["slice"] for item in flagged}
+    return flagged + [item for item in low_confidence_slices(slice_table, low, high) if item["slice"] not in seen]

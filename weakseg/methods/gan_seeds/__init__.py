@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from weakseg.methods import MethodInfo
+from weakseg.training.presets import Preset
 
 from .config import GanSeedsConfig
 
@@ -22,6 +23,29 @@ METHOD = MethodInfo(
     help="Learns whole tumour from per-slice yes/no labels alone: a slice classifier, seeds from its explanations, "
          "a GAN that imagines the healthy slice, refined seeds; flags slices whose segmentation needs review",
     sequences=("flair",), label_kinds=("slices",), target="tumour")
+
+
+CPU_BUDGET = {"iterations_classifier": 1000, "iterations_gan_a": 1500, "iterations_gan_b": 2000, "iterations_seg": 1500,
+              "seed_method": "gradcam", "gradcam_blocks": [1, 3], "gradcam_negative_block": 3}
+"""What the cross-validation and the shipped model used: about 25 min of one core for 22 cases
+(docs/results/gan-seeds.md; Grad-CAM seeds, see its "Seeds" section for RISE against Grad-CAM)."""
+
+PRESETS = {
+    "cpu": Preset("cpu", "64 px slices, compact networks, Grad-CAM seeds; about 25 min of one core for 22 cases",
+                  {"iterations": 1, "checkpoint_every": 200}, dict(CPU_BUDGET)),
+    "gpu": Preset("gpu", "128 px slices, networks twice as wide, RISE seeds (2000 masks), 4x the iterations",
+                  {"iterations": 1, "checkpoint_every": 500},
+                  {"size": 128, "classifier_base": 24, "gan_base": 32, "unet_base": 24, "seed_method": "rise",
+                   "rise_masks": 2000, "iterations_classifier": 4000, "iterations_gan_a": 6000,
+                   "iterations_gan_b": 8000, "iterations_seg": 6000}),
+    "paper": Preset("paper", "paper 002's sizes: 256 px slices, 64-wide networks, RISE with 4000 masks; sized for a GPU",
+                    {"iterations": 1, "checkpoint_every": 1000},
+                    {"size": 256, "classifier_base": 64, "gan_base": 64, "unet_base": 64, "seed_method": "rise",
+                     "rise_masks": 4000, "iterations_classifier": 20000, "iterations_gan_a": 20000,
+                     "iterations_gan_b": 40000, "iterations_seg": 40000}),
+}
+"""``weakseg train --method gan-seeds --preset cpu|gpu|paper`` (stage iterations are method options; the
+engine-level ``iterations`` is unused by this staged method)."""
 
 
 def build_method(options: dict[str, Any]):
