@@ -109,6 +109,11 @@ class Spec:
     """Units run phase by phase, within a phase fold by fold: ablations (phase 1) wait for the main grid."""
     budget_of: str | None = None
     """Train for the wall-clock seconds this other configuration took on the same fold (equal-budget peers)."""
+    train_fields: Callable[["Unit", list[str]], dict] | None = None
+    """Extra TrainConfig fields from the unit and its training cases (e.g. which of them are fully
+    annotated, ``derive_weak``, a dataset of pseudo-labels); they replace the defaults, ``train_cases`` included."""
+    study: str = "accuracy"
+    """The study the configuration belongs to (a key of ``STUDIES``); each study reports only its own."""
 
 
 CONFIGS: dict[str, Spec] = {s.name: s for s in [
@@ -152,6 +157,20 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
 ]}
 """Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
 2: missing-sequence subsets; 3: ablations. Later sessions append: triplanar 2D."""
+
+
+STUDIES = {"accuracy": "experiments.tumour_cv", "weak-payoff": "experiments.weak_label_payoff"}
+"""Study name → the module whose ``CONFIGS`` hold its specs (the child processes find a unit's spec here)."""
+
+
+def study_configs(study: str) -> dict[str, Spec]:
+    if study == "accuracy":
+        return CONFIGS
+    if study not in STUDIES:
+        raise SystemExit(f"error: unknown study '{study}' (known: {', '.join(STUDIES)})")
+    import importlib
+
+    return importlib.import_module(STUDIES[study]).CONFIGS
 
 
 # --- folds -----------------------------------------------------------------------------------------
@@ -232,14 +251,16 @@ def plan(root: Path, data: Path = DATA, n_folds: int = FOLDS, iterations: int | 
     return record
 
 
-def units(root: Path, names: list[str] | None = None, folds: list[int] | None = None, n_folds: int = FOLDS) -> list[Unit]:
-    names = names or list(CONFIGS)
+def units(root: Path, names: list[str] | None = None, folds: list[int] | None = None, n_folds: int = FOLDS,
+          configs: dict[str, Spec] | None = None) -> list[Unit]:
+    configs = CONFIGS if configs is None else configs
+    names = names or list(configs)
     for name in names:
-        if name not in CONFIGS:
-            raise SystemExit(f"error: unknown configuration '{name}' (known: {', '.join(CONFIGS)})")
-    order = sorted({CONFIGS[n].phase for n in names})
-    return [Unit(CONFIGS[n], k, root) for phase in order for k in (folds if folds is not None else range(n_folds))
-            for n in names if CONFIGS[n].phase == phase]
+        if name not in configs:
+            raise SystemExit(f"error: unknown configuration '{name}' (known: {', '.join(configs)})")
+    order = sorted({configs[n].phase for n in names})
+    return [Unit(configs[n], k, root) for phase in order for k in (folds if folds is not None else range(n_folds))
+            for n in names if configs[n].phase == phase]
 
 
 def write_json(path: Path, data) -> None:
@@ -252,20 +273,24 @@ def train_config(unit: Unit, folds: list[list[str]], data: Path, cache: Path, it
     test = folds[unit.fold]
     options = unit.spec.options()
     if unit.spec.budget_of:
-        reference = Unit(CONFIGS[unit.spec.budget_of], unit.fold, unit.root)
+        reference = Unit(study_configs(unit.spec.study)[unit.spec.budget_of], unit.fold, unit.root)
         if not reference.done():
             raise RuntimeError(f"{unit.spec.name} fold {unit.fold} trains for {unit.spec.budget_of}'s time: "
                                "that unit is not done yet")
         options["budget_seconds"] = json.loads(reference.eval_file.read_text())["train_seconds"]
         if iterations:  # smoke tests: one second per iteration asked, a small network
             options.update(budget_seconds=float(iterations), patch=32, init_filters=8)
-    return {"method": unit.spec.method, "dataset": str(data), "out": str(unit.run_dir),
-            "iterations": iterations or unit.spec.iterations, "seed": SEED,
-            "train_cases": [c for f in folds for c in f if c not in test], "validation_cases": [],
-            "checkpoint_every": 100, "validate_every": 0, "log_every": 20, "device": "cpu", "threads": 1,
-            "cache_dir": str(cache), "model_id": f"cv-{unit.spec.name}-fold{unit.fold}", "progress_bar": False,
-            "description": f"5-fold CV unit: {unit.spec.label}, fold {unit.fold} (test: {', '.join(test)})",
-            "method_options": options}
+    train_cases = [c for f in folds for c in f if c not in test]
+    config = {"method": unit.spec.method, "dataset": str(data), "out": str(unit.run_dir),
+              "iterations": iterations or unit.spec.iterations, "seed": SEED,
+              "train_cases": train_cases, "validation_cases": [],
+              "checkpoint_every": 100, "validate_every": 0, "log_every": 20, "device": "cpu", "threads": 1,
+              "cache_dir": str(cache), "model_id": f"cv-{unit.spec.name}-fold{unit.fold}", "progress_bar": False,
+              "description": f"5-fold CV unit: {unit.spec.label}, fold {unit.fold} (test: {', '.join(test)})",
+              "method_options": options}
+    if unit.spec.train_fields:
+        config.update(unit.spec.train_fields(unit, list(train_cases)))
+    return config
 
 
 def child_env(code: Path) -> dict:
@@ -301,8 +326,9 @@ def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, i
     steps = []
     if not unit.trained():
         steps.append(("train", [sys.executable, script, "train-unit", str(config_file)]))
+    study = [] if unit.spec.study == "accuracy" else ["--study", unit.spec.study]
     steps.append(("evaluate", [sys.executable, script, "evaluate-unit", "--out", str(unit.root), "--config",
-                               unit.spec.name, "--fold", str(unit.fold), "--data", str(data)]))
+                               unit.spec.name, "--fold", str(unit.fold), "--data", str(data), *study]))
     for step, command in steps:
         started = time.time()
         log(f"{unit.spec.name} fold {unit.fold}: {step} started")
@@ -330,6 +356,12 @@ def unit_lock(unit: Unit):
 
 
 def cmd_run(args) -> int:
+    return run_queue(args, CONFIGS)
+
+
+def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None) -> int:
+    """Every pending unit of ``configs`` in order, resuming; ``prepare(unit, record, log, code)`` (a study's
+    own step, run under the unit's lock) may do work first and returns False to leave the unit for later."""
     root = Path(args.out)
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
@@ -340,14 +372,14 @@ def cmd_run(args) -> int:
             handle.write(line + "\n")
 
     code, rev = snapshot_code(root) if not args.working_tree else (ROOT, "working tree")
-    log(f"runner pid {os.getpid()} started; configs {args.configs or list(CONFIGS)}; code {rev} ({code})")
-    for unit in units(root, args.configs, args.folds, len(record["folds"])):
+    log(f"runner pid {os.getpid()} started; configs {args.configs or list(configs)}; code {rev} ({code})")
+    for unit in units(root, args.configs, args.folds, len(record["folds"]), configs):
         if unit.done():
             continue
         if unit.failures() >= MAX_FAILURES:
             log(f"{unit.spec.name} fold {unit.fold}: skipped after {unit.failures()} failures (see its logs)")
             continue
-        if unit.spec.budget_of and not Unit(CONFIGS[unit.spec.budget_of], unit.fold, root).done():
+        if unit.spec.budget_of and not Unit(configs[unit.spec.budget_of], unit.fold, root).done():
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {unit.spec.budget_of} fold {unit.fold} is done "
                 "(it sets this unit's time budget)")
             continue
@@ -356,6 +388,8 @@ def cmd_run(args) -> int:
             log(f"{unit.spec.name} fold {unit.fold}: skipped, another runner is on it")
             continue
         with lock:
+            if prepare is not None and not prepare(unit, record, log, code):
+                continue
             run_unit(unit, record["folds"], Path(args.data), Path(args.cache), log, record.get("iterations_override"), code)
     log("runner finished the queue")
     return 0
@@ -448,7 +482,7 @@ def score_variants(probs: dict, truth, regions: bool) -> dict:
 
 def cmd_evaluate_unit(args) -> int:
     root = Path(args.out)
-    unit = Unit(CONFIGS[args.config], args.fold, root)
+    unit = Unit(study_configs(args.study)[args.config], args.fold, root)
     record = json.loads((root / "plan.json").read_text())
     predictor = PREDICTORS[unit.spec.predictor]
     per_case = {}
@@ -490,12 +524,16 @@ def unit_progress(unit: Unit) -> dict:
 
 
 def cmd_status(args) -> int:
+    return show_status(args, CONFIGS)
+
+
+def show_status(args, configs: dict[str, Spec]) -> int:
     root = Path(args.out)
     if not (root / "plan.json").is_file():
         print(f"no cross-validation in {root} yet (start it with `run`)")
         return 0
     record = json.loads((root / "plan.json").read_text())
-    for unit in units(root, args.configs, n_folds=len(record["folds"])):
+    for unit in units(root, args.configs, n_folds=len(record["folds"]), configs=configs):
         info = unit_progress(unit)
         text = info["state"]
         if info["state"] == "training":
@@ -517,15 +555,16 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     from experiments.tumour_cv_report import write_report
 
-    write_report(Path(args.out), Path(args.results), CONFIGS)
+    write_report(Path(args.out), Path(args.results), {n: s for n, s in CONFIGS.items() if s.study == "accuracy"})
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def study_parser(doc: str, state: Path, run, status):
+    """(parser, subparsers, common options) with a study's ``run`` and ``status`` commands."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--out", default=str(STATE), help=f"state folder (default {STATE})")
+    common.add_argument("--out", default=str(state), help=f"state folder (default {state})")
     common.add_argument("--data", default=str(DATA))
     common.add_argument("--cache", default=str(CACHE), help="preprocessed-case cache (memory-mapped .npy)")
     p = sub.add_parser("run", parents=[common], help="train and evaluate every pending unit, resuming")
@@ -534,10 +573,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-folds", type=int, default=FOLDS, help=argparse.SUPPRESS)
     p.add_argument("--iterations", type=int, help=argparse.SUPPRESS)  # smoke tests: every unit's budget
     p.add_argument("--working-tree", action="store_true", help="run the working tree's code, not a snapshot of HEAD")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=run)
     p = sub.add_parser("status", parents=[common])
     p.add_argument("--configs", nargs="+")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=status)
+    return parser, sub, common
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, sub, common = study_parser(__doc__, STATE, cmd_run, cmd_status)
     p = sub.add_parser("report", parents=[common])
     p.add_argument("--results", default=str(RESULTS))
     p.set_defaults(func=cmd_report)
@@ -547,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("evaluate-unit", parents=[common], help="(internal) evaluate one trained unit")
     p.add_argument("--config", required=True)
     p.add_argument("--fold", type=int, required=True)
+    p.add_argument("--study", default="accuracy", choices=sorted(STUDIES))
     p.set_defaults(func=cmd_evaluate_unit)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,0 +1,281 @@
+"""Tables, paired tests and the payoff curve of the weak-label study (``weak_label_payoff.py report``).
+
+Reads every finished unit's ``eval.json`` (tumour_cv's format) and writes
+docs/results/weak-label-payoff.{md,json,png}. Headline numbers are recipe-2d's headline variant
+(left-right TTA, island removal 10 %, the small-ET threshold of fold k chosen on the other folds'
+out-of-fold cases of the same arm), scored by tumour_cv_report's functions, so the two studies'
+numbers are the same kind. Works on a partial run: a banner says which units are missing, paired
+tests use the cases both arms have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+REGIONS = ("WT", "TC", "ET")
+KIND_LABELS = {"full": "fully annotated only", "mixed": "n full + slice labels (mixed supervision)",
+               "self": "n full + slice labels (self-training)"}
+KIND_STYLE = {"full": ("tab:blue", "o"), "mixed": ("tab:orange", "s"), "self": ("tab:green", "^")}
+GAIN_GOAL = 0.04
+"""Acceptance: at 5 full cases a weak-label arm beats full-5 by at least 4 WT Dice points, paired, p < 0.05."""
+RUN = "OMP_NUM_THREADS=1 nohup nice -n 10 python experiments/weak_label_payoff.py run > /work/runs/weak-payoff/runner.out 2>&1 &"
+REPORT = "python experiments/weak_label_payoff.py report"
+
+
+def fold_band(scores: dict[str, dict], region: str) -> dict | None:
+    """Mean of the per-fold means and its 95 % t interval over folds (None with fewer than 2 folds)."""
+    from scipy.stats import t
+
+    folds = sorted({s["fold"] for s in scores.values()})
+    means = np.array([np.mean([s[region] for s in scores.values() if s["fold"] == k]) for k in folds])
+    if len(means) < 2:
+        return None
+    half = float(t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means)))
+    return {"folds": len(means), "mean": float(means.mean()), "low": float(means.mean() - half),
+            "high": float(means.mean() + half), "fold_means": [round(float(m), 5) for m in means]}
+
+
+def arm_minutes(arm, plan: dict, folds: list[int], cost) -> float:
+    """Mean annotation minutes of ``arm`` over ``folds`` (fold sizes differ by one case)."""
+    cases = plan["cases"]
+    sizes = [len(cases) - len(plan["folds"][k]) for k in folds or range(len(plan["folds"]))]
+    return float(np.mean([cost.minutes(arm.mix(n)) for n in sizes]))
+
+
+def collect(root: Path, cost) -> dict:
+    from experiments.tumour_cv import ET_THRESHOLDS
+    from experiments.tumour_cv_report import case_scores, load_results, paired, summary
+    from experiments.weak_label_payoff import ARMS, CONFIGS
+
+    plan = json.loads((root / "plan.json").read_text())
+    n_folds = len(plan["folds"])
+    raw = load_results(root, CONFIGS)
+    arms, scores = {}, {}
+    for arm in ARMS:
+        spec = CONFIGS[arm.name]
+        folds = raw.get(arm.name, {})
+        h = spec.headline
+        s, chosen = case_scores(folds, h.tta, h.cc, h.et, ET_THRESHOLDS) if folds else ({}, {})
+        scores[arm.name] = s
+        arms[arm.name] = {
+            "kind": arm.kind, "n_full": arm.n, "label": spec.label, "description": spec.description,
+            "iterations": spec.iterations, "folds_done": sorted(folds), "et_threshold_per_fold": chosen,
+            "adopted_from": {k: d["adopted_from"] for k, d in folds.items() if d.get("adopted_from")},
+            "train_minutes": {k: round(d["train_seconds"] / 60, 1) for k, d in folds.items() if d.get("train_seconds")},
+            "minutes": arm_minutes(arm, plan, sorted(folds), cost),
+            "mix_per_fold": {k: arm.mix(len(plan["cases"]) - len(plan["folds"][k])) for k in range(n_folds)},
+            "summary": summary(s), "band": {r: fold_band(s, r) for r in REGIONS} if s else {},
+            "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name)}
+    comparisons = {}
+    for n in sorted({a.n for a in ARMS if a.n is not None}):
+        pairs = [(f"mixed-{n}", f"full-{n}"), (f"self-{n}", f"full-{n}"), (f"mixed-{n}", f"self-{n}")]
+        for a, b in pairs:
+            if scores.get(a) and scores.get(b):
+                comparisons[f"{a} vs {b}"] = paired(scores[a], scores[b])
+    done = sum(len(a["folds_done"]) for a in arms.values())
+    return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": str(root),
+            "plan": {"seed": plan["seed"], "folds": plan["folds"], "iterations_override": plan.get("iterations_override")},
+            "units_done": done, "units_total": n_folds * len(ARMS), "cases_total": len(plan["cases"]),
+            "cost_model": cost.to_dict(), "arms": arms, "paired": comparisons,
+            "acceptance": acceptance(comparisons, len(plan["cases"]))}
+
+
+def pseudo_diagnostics(root: Path, name: str) -> dict:
+    """Mean WT Dice of a self-training arm's pseudo-labels against the truth, before and after the slice filter."""
+    rows = [c for path in sorted((root / name).glob("fold-*/pseudo/pseudo.json"))
+            for c in json.loads(path.read_text())["cases"].values()]
+    if not rows:
+        return {}
+    return {"cases": len(rows), "wt_dice_teacher": float(np.mean([r["wt_dice_teacher"] for r in rows])),
+            "wt_dice_filtered": float(np.mean([r["wt_dice_filtered"] for r in rows]))}
+
+
+def acceptance(comparisons: dict, n_cases: int) -> dict:
+    """The issue's test at 5 full cases: the best weak arm vs full-5 on WT, paired over every held-out case."""
+    rows = {k: v for k, v in comparisons.items() if k.endswith("vs full-5") and v.get("WT")}
+    if not rows:
+        return {"status": "not measured yet", "met": None}
+    best = max(rows, key=lambda k: rows[k]["WT"]["mean_diff"])
+    wt = rows[best]["WT"]
+    complete = rows[best]["cases"] == n_cases
+    met = wt["mean_diff"] >= GAIN_GOAL and wt["p"] < 0.05
+    status = ("met" if met else "not met") if complete else "provisional (not every held-out case yet)"
+    return {"status": status, "met": met if complete else None, "best": best.split(" vs ")[0], "cases": rows[best]["cases"],
+            "wt_gain": wt["mean_diff"], "p": wt["p"], "goal": GAIN_GOAL}
+
+
+# --- figure ------------------------------------------------------------------------------------------
+
+def plot(record: dict, path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = record["arms"]
+    if not any(a["per_case"] for a in arms.values()):
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), sharex=True)
+    for ax, region in zip(axes, REGIONS):
+        for kind, (colour, marker) in KIND_STYLE.items():
+            # a kind's curve; full-all is every kind's right-hand end (no case is left to label cheaply)
+            points = sorted((a["minutes"], name) for name, a in arms.items() if a["per_case"] and
+                            (a["kind"] == kind or (a["n_full"] is None and kind != "full")))
+            if not points:
+                continue
+            x = [m for m, _ in points]
+            y = [arms[n]["summary"][region]["mean"] for _, n in points]
+            ax.plot(x, y, marker=marker, color=colour, label=KIND_LABELS[kind])
+            bands = [(m, arms[n]["band"].get(region)) for m, n in points if arms[n]["band"].get(region)]
+            if len(bands) >= 1:
+                ax.fill_between([m for m, _ in bands], [b["low"] for _, b in bands], [b["high"] for _, b in bands],
+                                color=colour, alpha=0.15, lw=0)
+            for m, n in points:
+                if arms[n]["kind"] == kind:
+                    ax.annotate(n, (m, arms[n]["summary"][region]["mean"]), textcoords="offset points", xytext=(4, -10),
+                                fontsize=7, color=colour)
+        ax.set_xscale("log")
+        ax.set_xlabel("annotation minutes per training fold (weakseg.labels.cost)")
+        ax.set_title(f"held-out {region} Dice")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("mean Dice over held-out cases (band: 95 % CI over folds)")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)  # never a half-written figure
+    return path
+
+
+# --- markdown ----------------------------------------------------------------------------------------
+
+def _fmt(s: dict | None) -> str:
+    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s else "–"
+
+
+def _band(b: dict | None) -> str:
+    return f"{b['low']:.3f}–{b['high']:.3f}" if b else "–"
+
+
+def render(record: dict, figure: Path | None) -> str:
+    from weakseg.labels.cost import SOURCES
+
+    arms, n_folds = record["arms"], len(record["plan"]["folds"])
+    lines = ["# The weak-label payoff: held-out accuracy per annotation minute", ""]
+    missing = [f"{n} ({len(a['folds_done'])}/{n_folds})" for n, a in arms.items() if len(a["folds_done"]) < n_folds]
+    if missing:
+        lines += [f"**Partial result.** {record['units_done']} of {record['units_total']} units are done; missing folds: "
+                  f"{', '.join(missing)}. Numbers below cover the folds done and change as the runner continues.", ""]
+    if record["plan"].get("iterations_override"):
+        lines += [f"**Smoke run** ({record['plan']['iterations_override']} iterations per unit): not a result.", ""]
+    lines += [
+        f"Generated {record['generated']} by `{REPORT}` from the state folder `{record['state']}`; the units run with",
+        "", f"    {RUN}", "",
+        "(resumable; `python experiments/weak_label_payoff.py status` shows each unit). Every number on this page comes",
+        "from that report command over those units.", "",
+        "## Protocol", "",
+        f"- Cases: the {record['cases_total']} BraTS 2018 development cases, the tumour cross-validation's {n_folds} folds "
+        "(`experiments/tumour_cv.py`, seed 2018, stratified by grade), so this study and docs/results/tumour-accuracy.md "
+        "share one split. Every held-out case is scored once per arm, by a model that never saw it.",
+        "- Every arm trains recipe-2d (the 2D U-Net + the shared recipe: z-score, augmentation, Dice + CE; 4000 "
+        "iterations, one CPU thread) on its label mix of the fold's training cases; only the labels differ.",
+        "- The n fully annotated cases are the first n of a seeded order of the fold's training cases (the same order "
+        "for every n and arm of a fold: full-2 ⊂ full-5 ⊂ full-10).",
+        "- Slice labels (mixed, self) are derived from the ground truth: per class and axial slice, present when the "
+        "class survives one 3×3 in-plane erosion (the training engine's `derive_weak_erosion=1`).",
+        "- Scores: Dice of WT / TC / ET with left-right TTA, island removal (10 %) and the small-ET threshold of fold k "
+        "chosen on the other folds of the same arm (never on fold k). Paired tests: Wilcoxon signed-rank over the "
+        "held-out cases both arms have.",
+        "- full-all is the accuracy study's recipe-2d unit (an identical configuration, checked field by field), "
+        "adopted rather than trained again.", "",
+        "### Annotation cost model (`weakseg.labels.cost`)", "",
+        "| label kind | minutes per case | source |", "|---|---|---|"]
+    lines += [f"| {k} | {v:g} | {SOURCES[k]} |" for k, v in record["cost_model"].items()]
+    lines += ["", "A case's minutes are those of its most complete label (a delineation includes its slice labels).",
+              "Change the model with `--cost KIND=MINUTES` on the report command.", "",
+              "## Table", "",
+              "| arm | label mix | minutes | folds | cases | WT | TC | ET | WT band (95 % CI over folds) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, a in arms.items():
+        s = a["summary"]
+        lines.append(f"| {name} | {a['label']} | {a['minutes']:.0f} | {len(a['folds_done'])}/{n_folds} | {s['cases']} | "
+                     f"{_fmt(s.get('WT'))} | {_fmt(s.get('TC'))} | {_fmt(s.get('ET'))} | {_band(a['band'].get('WT'))} |")
+    sizes = sorted({record["cases_total"] - len(f) for f in record["plan"]["folds"]})
+    lines += ["", f"Minutes: mean over the folds done of the arm's label mix ({' or '.join(map(str, sizes))} training "
+              "cases per fold). Dice: mean ± SD over held-out cases.", ""]
+    pseudo = [(n, a["pseudo"]) for n, a in arms.items() if a["pseudo"]]
+    if pseudo:
+        lines += ["Self-training's pseudo-labels against the truth of the slice-labelled cases (a diagnostic; the "
+                  "truth is never used to make them): " + "; ".join(
+                      f"{n}: WT Dice {p['wt_dice_teacher']:.3f} from the teacher, {p['wt_dice_filtered']:.3f} after "
+                      f"the slice-label filter ({p['cases']} cases)" for n, p in pseudo) + ".", ""]
+    if figure:
+        lines += [f"![held-out Dice against annotation minutes]({figure.name})", ""]
+    lines += ["## Paired tests", "", "| comparison | cases | WT diff (wins/losses, p) | TC diff | ET diff |",
+              "|---|---|---|---|---|"]
+    for key, p in record["paired"].items():
+        cells = [f"{p[r]['mean_diff']:+.3f} ({p[r]['wins']}/{p[r]['losses']}, p={p[r]['p']:.3g})" if p.get(r) else "–"
+                 for r in REGIONS]
+        lines.append(f"| {key} | {p['cases']} | " + " | ".join(cells) + " |")
+    if not record["paired"]:
+        lines.append("| (no pair of arms has results yet) | | | | |")
+    acc = record["acceptance"]
+    lines += ["", "## Acceptance: the best weak-label arm at 5 fully annotated cases", ""]
+    if acc["met"] is None and "best" not in acc:
+        lines.append("Not measured yet: full-5 and a weak-label arm at 5 full cases need common held-out cases.")
+    else:
+        lines.append(f"Best weak-label arm: **{acc['best']}**, WT {acc['wt_gain']:+.3f} vs full-5 over {acc['cases']} "
+                     f"paired held-out cases (Wilcoxon p = {acc['p']:.3g}); the goal is ≥ +{acc['goal']:.2f} with "
+                     f"p < 0.05 over all {record['cases_total']}: **{acc['status']}**.")
+    lines += ["", "## What pays, at which budget", ""] + verdicts(record) + ["", *NOT_MEASURED]
+    return "\n".join(lines) + "\n"
+
+
+def verdicts(record: dict) -> list[str]:
+    """One plain sentence per budget level n: which label kind scored best, and which weak label did not pay."""
+    out = []
+    for key, p in record["paired"].items():
+        a, b = key.split(" vs ")
+        if not b.startswith("full-") or not p.get("WT"):
+            continue
+        wt = p["WT"]
+        extra = record["arms"][a]["minutes"] - record["arms"][b]["minutes"]
+        word = ("pays" if wt["mean_diff"] > 0 and wt["p"] < 0.05 else
+                "does not pay" if wt["mean_diff"] <= 0 else "gains, not significantly")
+        out.append(f"- {a} vs {b}: {word}: WT {wt['mean_diff']:+.3f} for {extra:.0f} extra annotation minutes "
+                   f"({p['cases']} paired cases, p = {wt['p']:.3g}).")
+    return out or ["- No weak-label arm has paired results yet."]
+
+
+NOT_MEASURED = [
+    "## Not measured here (yet)", "",
+    "- **Scribbles** (alone, or n full + scribbles): `weakseg.labels.derive` simulates scribbles and the store holds "
+    "them, but the training engine cannot train on them: `TrainingCase` (weakseg/training/data.py) has no scribble "
+    "field, `weak_from_store` reads only slice labels, and weakseg/methods/mixed.py has no partial cross-entropy "
+    "term (it lists 'scribbles' in `label_kinds` without using them). Needed: a scribble array per case and a "
+    "partial CE on labelled voxels in the mixed batch; then two arms here (`scribbles-0`, `scribbles-n`).",
+    "- **Slice labels only** (gan-seeds): not in this grid yet; experiments/gan_seeds_cv.py uses other splits.",
+    "- **HD95**: tumour_cv's evaluate-unit scores Dice only (all its inference variants); HD95 of the headline "
+    "variant would need a re-evaluation of the models.",
+    "- Issue 14 item 4's diagnostics (branch AUC on held-out slices, gradient share of the weak term, the paper's "
+    "batch composition) and the shipped `weak-5full` model wait for the full-5 / mixed-5 / self-5 results.",
+]
+
+
+def write_report(root: Path, out: Path, cost) -> Path:
+    from weakseg.io.atomic import write_text_atomic
+
+    record = collect(root, cost)
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plot(record, out / "weak-label-payoff.png")
+    write_text_atomic(out / "weak-label-payoff.json", json.dumps(record, indent=1, default=str) + "\n")
+    path = out / "weak-label-payoff.md"
+    write_text_atomic(path, render(record, figure))
+    return path
