@@ -38,6 +38,7 @@ from WeakSegQt.models import device_text  # noqa: E402
 from WeakSegQt.runs import RunController  # noqa: E402
 from WeakSegQt.segment_panel import device_choices  # noqa: E402
 from WeakSegTrainLib.logic import WeakSegTrainLogic, training_methods  # noqa: E402
+from WeakSegTrainLib.payoff import Curve, describe, next_hour, state_of  # noqa: E402
 from weakseg.labels import PRESENT  # noqa: E402
 
 __all__ = ["WeakSegTrain", "WeakSegTrainWidget", "WeakSegTrainLogic", "WeakSegTrainTest"]
@@ -233,7 +234,18 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     item = qt.QTableWidgetItem(text)
                     item.setToolTip(text)
                     table.setItem(row, column, item)
+            self.ui.nextHourLabel.setText(self._nextHourText())
         self.updateButtons()
+
+    def _nextHourText(self) -> str:
+        """What one more hour on each label kind is expected to buy for this list (WeakSegTrainLib.payoff)."""
+        if not self.cases:
+            return ""
+        full, slices, unlabelled = state_of(self.cases)
+        curve = Curve.read()
+        return _("Next hour of annotation ({full} full, {slices} slice-labelled, {rest} unlabelled):").format(
+            full=full, slices=slices, rest=unlabelled) + "\n" + describe(
+                next_hour(curve, full, slices, unlabelled), partial=bool(curve and curve.partial))
 
     def _selectedCases(self):
         rows = sorted({index.row() for index in self.ui.caseTable.selectionModel().selectedRows()})

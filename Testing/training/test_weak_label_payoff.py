@@ -146,6 +146,12 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     assert "**Partial result.** 4 of 50 units" in text and "| mixed-2 | 2 full + slice labels | 123 | 1/5 | 1 |" in text
     assert "**Smoke run**" in text and "Scribbles" in text and "python experiments/weak_label_payoff.py report" in text
     assert (results / "weak-label-payoff.png").read_bytes()[:4] == b"\x89PNG"
+    sys.path.insert(0, str(ROOT / "WeakSegTrain"))
+    from WeakSegTrainLib.payoff import Curve  # WeakSegTrain's advice reads this very file
+
+    curve = Curve.read(results / "weak-label-payoff.json")
+    assert set(curve.wt) == {"full", "mixed", "self"} and curve.partial
+    assert curve.at("mixed", 2) == pytest.approx(arms["mixed-2"]["summary"]["WT"]["mean"])
 
     # the accuracy study's report still lists only its own configurations
     assert tumour_cv.main(["report", "--out", str(accuracy), "--results", str(tmp_path / "acc-results")]) == 0

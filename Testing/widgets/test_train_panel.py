@@ -8,6 +8,7 @@ leaving the module stops the editor (B5), and Close Scene keeps a training runni
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -101,3 +102,25 @@ def test_close_scene_keeps_training_running(train):
     assert widget.runs.busy and run.running and widget.logic.current is None
     widget.runs.cancel()
     assert not run.running
+
+
+def test_the_case_list_says_what_the_next_hour_of_annotation_buys(train, tmp_path, monkeypatch):
+    import sys
+
+    widget, ui, shown = train
+    payoff = sys.modules["WeakSegTrainLib.payoff"]
+    monkeypatch.setattr(payoff, "CURVE_FILE", tmp_path / "none.json")
+    widget.refreshCases()
+    text = ui.nextHourLabel.text
+    assert text.startswith("Next hour of annotation (2 full, 0 slice-labelled, 0 unlabelled):")
+    assert "full: no payoff curve measured yet" in text
+
+    arm = lambda kind, n, wt: {"kind": kind, "n_full": n, "per_case": {"a": {}}, "summary": {"WT": {"mean": wt}}}  # noqa: E731
+    curve = {"plan": {"folds": [["a"], ["b"]]}, "cases_total": 6, "units_done": 3, "units_total": 3,
+             "arms": {"full-all": arm("full", None, 0.8), "full-2": arm("full", 2, 0.5), "mixed-2": arm("mixed", 2, 0.6)}}
+    (tmp_path / "curve.json").write_text(json.dumps(curve))
+    monkeypatch.setattr(payoff, "CURVE_FILE", tmp_path / "curve.json")
+    widget.refreshCases()
+    lines = ui.nextHourLabel.text.splitlines()
+    assert lines[1] == "full: 1.3 more case(s), WT Dice +13.3 points"  # 0.5 → 0.8 from 2 to 5 cases: 0.1 a case, 4/3 cases
+    assert "slices: no unlabelled case left" in lines and not shown["errors"]
