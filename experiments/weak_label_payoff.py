@@ -23,6 +23,7 @@ on every fold), then n = 2 and 10.
     OMP_NUM_THREADS=1 nohup nice -n 10 python experiments/weak_label_payoff.py run > /work/runs/weak-payoff/runner.out 2>&1 &
     python experiments/weak_label_payoff.py status
     python experiments/weak_label_payoff.py report    # docs/results/weak-label-payoff.{md,json,png}
+    python experiments/weak_label_payoff.py diagnose --configs mixed-5 full-5   # item 4: branch AUC, gradient share
 
 Scribbles (alone, or n full + scribbles) are not in the grid: the training engine has no scribble
 term yet (see the report). Annotation minutes come from ``weakseg.labels.cost``.
@@ -201,6 +202,25 @@ def cmd_pseudo_unit(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    """Item 4's diagnostics of finished units (``weak_label_payoff_diagnose``), one unit at a time."""
+    import torch
+
+    from experiments.weak_label_payoff_diagnose import diagnose_unit
+
+    torch.set_num_threads(1)
+    root = Path(args.out)
+    record = json.loads((root / "plan.json").read_text())
+    for unit in cv.units(root, args.configs, args.folds, len(record["folds"]), CONFIGS):
+        if not unit.trained():
+            print(f"{unit.spec.name} fold {unit.fold}: not trained yet, skipped", flush=True)
+            continue
+        result = diagnose_unit(unit, record, Path(args.data), Path(args.cache), ERODE, args.batches)
+        print(f"{unit.spec.name} fold {unit.fold}: branch AUC {result['branch_auc']}, gradient {result['gradient_share']}",
+              flush=True)
+    return 0
+
+
 def cmd_run(args) -> int:
     return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), Path(args.data)))
 
@@ -239,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=str(cv.RESULTS))
     p.add_argument("--cost", nargs="+", metavar="KIND=MINUTES", help="annotation minutes per case, e.g. slices=2")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("diagnose", parents=[common], help="branch AUC and gradient share of the weak term per unit")
+    p.add_argument("--configs", nargs="+")
+    p.add_argument("--folds", nargs="+", type=int)
+    p.add_argument("--batches", type=int, default=20, help="training batches the gradient share is averaged over")
+    p.set_defaults(func=cmd_diagnose)
     p = sub.add_parser("pseudo-unit", parents=[common], help="(internal) pseudo-labels of one self-training unit")
     p.add_argument("--config", required=True)
     p.add_argument("--fold", type=int, required=True)

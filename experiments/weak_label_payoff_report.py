@@ -71,7 +71,7 @@ def collect(root: Path, cost) -> dict:
             "minutes": arm_minutes(arm, plan, sorted(folds), cost),
             "mix_per_fold": {k: arm.mix(len(plan["cases"]) - len(plan["folds"][k])) for k in range(n_folds)},
             "summary": summary(s), "band": {r: fold_band(s, r) for r in REGIONS} if s else {},
-            "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name)}
+            "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name), "diagnostics": unit_diagnostics(root, arm.name)}
     comparisons = {}
     for n in sorted({a.n for a in ARMS if a.n is not None}):
         pairs = [(f"mixed-{n}", f"full-{n}"), (f"self-{n}", f"full-{n}"), (f"mixed-{n}", f"self-{n}")]
@@ -94,6 +94,25 @@ def pseudo_diagnostics(root: Path, name: str) -> dict:
         return {}
     return {"cases": len(rows), "wt_dice_teacher": float(np.mean([r["wt_dice_teacher"] for r in rows])),
             "wt_dice_filtered": float(np.mean([r["wt_dice_filtered"] for r in rows]))}
+
+
+def unit_diagnostics(root: Path, name: str) -> dict:
+    """Item 4's diagnostics of an arm (``weak_label_payoff.py diagnose``), averaged over the folds that have them."""
+    rows = [json.loads(p.read_text()) for p in sorted((root / name).glob("fold-*/diagnostics.json"))]
+    if not rows:
+        return {}
+    out: dict = {"folds": [r["fold"] for r in rows]}
+    aucs = {}
+    for r in rows:
+        for branch, v in r["branch_auc"].items():
+            if v["auc"] == v["auc"]:  # not NaN (a branch whose class is on every held-out slice or none)
+                aucs.setdefault(branch, []).append(v["auc"])
+    out["branch_auc"] = {b: float(np.mean(v)) for b, v in aucs.items()}
+    grads = [r["gradient_share"] for r in rows if r["gradient_share"]]
+    if grads:
+        out["weak_share"] = float(np.mean([g["weak_share_mean"] for g in grads]))
+        out["cosine"] = float(np.mean([g["cosine_mean"] for g in grads]))
+    return out
 
 
 def acceptance(comparisons: dict, n_cases: int) -> dict:
@@ -226,6 +245,20 @@ def render(record: dict, figure: Path | None) -> str:
         lines.append(f"| {key} | {p['cases']} | " + " | ".join(cells) + " |")
     if not record["paired"]:
         lines.append("| (no pair of arms has results yet) | | | | |")
+    diagnosed = [(n, a["diagnostics"]) for n, a in arms.items() if a["diagnostics"]]
+    if diagnosed:
+        lines += ["## Diagnostics (issue 14 item 4)", "",
+                  "Per arm, over the folds diagnosed (`python experiments/weak_label_payoff.py diagnose --configs ...`): "
+                  "ROC AUC of each image-level branch on the held-out slices (slice labels after one erosion); the "
+                  "branch term's share (1 − a)·|∇Loss_c| / (a·|∇Loss_s| + (1 − a)·|∇Loss_c|) of the shared layers' "
+                  "gradient, and the cosine between the two terms' gradients, on training batches drawn as in training.", "",
+                  "| arm | folds | AUC necrosis | AUC edema | AUC enhancing | branch-term share | cosine |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, d in diagnosed:
+            auc = [f"{d['branch_auc'][b]:.3f}" if b in d["branch_auc"] else "–" for b in ("necrosis", "edema", "enhancing")]
+            grad = [f"{d[k]:.3f}" if k in d else "–" for k in ("weak_share", "cosine")]
+            lines.append(f"| {name} | {', '.join(map(str, d['folds']))} | " + " | ".join(auc + grad) + " |")
+        lines.append("")
     acc = record["acceptance"]
     lines += ["", "## Acceptance: the best weak-label arm at 5 fully annotated cases", ""]
     if acc["met"] is None and "best" not in acc:
@@ -264,8 +297,9 @@ NOT_MEASURED = [
     "- **Slice labels only** (gan-seeds): not in this grid yet; experiments/gan_seeds_cv.py uses other splits.",
     "- **HD95**: tumour_cv's evaluate-unit scores Dice only (all its inference variants); HD95 of the headline "
     "variant would need a re-evaluation of the models.",
-    "- Issue 14 item 4's diagnostics (branch AUC on held-out slices, gradient share of the weak term, the paper's "
-    "batch composition) and the shipped `weak-5full` model wait for the full-5 / mixed-5 / self-5 results.",
+    "- Issue 14 item 4: the branch AUC and gradient-share diagnostics run on finished units (`diagnose`, table above "
+    "once run); a run with another batch composition and the shipped `weak-5full` model wait for the full-5 / "
+    "mixed-5 / self-5 results.",
 ]
 
 

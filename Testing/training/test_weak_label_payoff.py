@@ -129,6 +129,13 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
                              "full-all", "full-2", "mixed-2", "self-2")) == 0
     assert "started" not in capsys.readouterr().out.split("runner pid", 1)[1].split("\n", 1)[1]
 
+    assert payoff.main(["diagnose", "--out", str(out), "--data", str(five_phantoms), "--cache", str(cache), "--configs",
+                        "mixed-2", "--folds", "0", "--batches", "2"]) == 0
+    diag = json.loads((unit["mixed-2"].folder / "diagnostics.json").read_text())
+    assert set(diag["branch_auc"]) == {"necrosis", "edema", "enhancing"}
+    grad = diag["gradient_share"]
+    assert 0 < grad["weak_share_mean"] < 1 and -1 <= grad["cosine_mean"] <= 1 and grad["slice_labelled_rows_per_batch"] > 0
+
     results = tmp_path / "results"
     assert payoff.main(["report", "--out", str(out), "--results", str(results), "--cost", "full=60"]) == 0
     data = json.loads((results / "weak-label-payoff.json").read_text())
@@ -144,6 +151,7 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     assert data["acceptance"]["status"] == "not measured yet" and arms["self-2"]["pseudo"]["cases"] == 2
     text = (results / "weak-label-payoff.md").read_text()
     assert "**Partial result.** 4 of 50 units" in text and "| mixed-2 | 2 full + slice labels | 123 | 1/5 | 1 |" in text
+    assert "## Diagnostics" in text and "| mixed-2 | 0 |" in text
     assert "**Smoke run**" in text and "Scribbles" in text and "python experiments/weak_label_payoff.py report" in text
     assert (results / "weak-label-payoff.png").read_bytes()[:4] == b"\x89PNG"
     sys.path.insert(0, str(ROOT / "WeakSegTrain"))
