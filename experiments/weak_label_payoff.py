@@ -233,7 +233,7 @@ def cmd_report(args) -> int:
     from experiments.weak_label_payoff_report import write_report
     from weakseg.labels.cost import CostModel
 
-    write_report(Path(args.out), Path(args.results), CostModel.from_dict(cost_overrides(args.cost)))
+    write_report(Path(args.out), Path(args.results), CostModel.from_dict(cost_overrides(args.cost)), Path(args.gan_seeds))
     return 0
 
 
@@ -258,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", parents=[common])
     p.add_argument("--results", default=str(cv.RESULTS))
     p.add_argument("--cost", nargs="+", metavar="KIND=MINUTES", help="annotation minutes per case, e.g. slices=2")
+    p.add_argument("--gan-seeds", default=str(ROOT.parent / "runs" / "gan-seeds"),
+                   help="experiments/gan_seeds_cv.py's state folder: its held-out folds give the slice-labels-only point")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("diagnose", parents=[common], help="branch AUC and gradient share of the weak term per unit")
     p.add_argument("--configs", nargs="+")

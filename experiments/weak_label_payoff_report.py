@@ -20,8 +20,11 @@ import numpy as np
 
 REGIONS = ("WT", "TC", "ET")
 KIND_LABELS = {"full": "fully annotated only", "mixed": "n full + slice labels (mixed supervision)",
-               "self": "n full + slice labels (self-training)"}
-KIND_STYLE = {"full": ("tab:blue", "o"), "mixed": ("tab:orange", "s"), "self": ("tab:green", "^")}
+               "self": "n full + slice labels (self-training)", "slices": "slice labels only (gan-seeds, WT)"}
+KIND_STYLE = {"full": ("tab:blue", "o"), "mixed": ("tab:orange", "s"), "self": ("tab:green", "^"),
+              "slices": ("tab:red", "D")}
+GAN_SEEDS = Path(__file__).resolve().parents[2] / "runs" / "gan-seeds"
+"""experiments/gan_seeds_cv.py's state: paper 002 trained on every training case slice-labelled, same folds."""
 GAIN_GOAL = 0.04
 """Acceptance: at 5 full cases a weak-label arm beats full-5 by at least 4 WT Dice points, paired, p < 0.05."""
 RUN = "OMP_NUM_THREADS=1 nohup nice -n 10 python experiments/weak_label_payoff.py run > /work/runs/weak-payoff/runner.out 2>&1 &"
@@ -48,7 +51,45 @@ def arm_minutes(arm, plan: dict, folds: list[int], cost) -> float:
     return float(np.mean([cost.minutes(arm.mix(n)) for n in sizes]))
 
 
-def collect(root: Path, cost) -> dict:
+def gan_seeds_arm(state: Path, plan: dict, cost) -> dict | None:
+    """The slice-labels-only point: gan-seeds' held-out 3D WT Dice (its final 'combined' stage) per case, from
+    experiments/gan_seeds_cv.py's units whose test cases are this study's folds (WT only: it segments WT)."""
+    per_case, folds = {}, []
+    for k, test in enumerate(plan["folds"]):
+        path = state / f"fold{k}" / "eval.json"
+        if not path.is_file():
+            continue
+        rows = json.loads(path.read_text())["cases"]
+        if sorted(r["case"] for r in rows) != sorted(test):
+            continue  # another split: not comparable
+        folds.append(k)
+        per_case.update({r["case"]: {"WT": float(r["combined"]["dice_3d"]), "fold": k} for r in rows})
+    if not per_case:
+        return None
+    sizes = [len(plan["cases"]) - len(plan["folds"][k]) for k in folds]
+    wt = np.array([v["WT"] for v in per_case.values()])
+    return {"kind": "slices", "n_full": 0, "label": "slice labels only (gan-seeds)", "iterations": None,
+            "description": "paper 002 (GAN seeds) on every training case slice-labelled (one erosion), "
+                           f"experiments/gan_seeds_cv.py, state {state}; WT only", "folds_done": folds,
+            "et_threshold_per_fold": {}, "adopted_from": {k: str(state / f"fold{k}" / "eval.json") for k in folds},
+            "train_minutes": {}, "minutes": float(np.mean([cost.minutes({"slices": n}) for n in sizes])),
+            "mix_per_fold": {k: {"slices": n} for k, n in zip(folds, sizes)},
+            "summary": {"cases": len(wt), "WT": {"mean": float(wt.mean()), "std": float(wt.std(ddof=1)) if len(wt) > 1
+                                                   else 0.0, "median": float(np.median(wt))}, "TC": None, "ET": None},
+            "band": {"WT": fold_band(per_case, "WT"), "TC": None, "ET": None}, "per_case": per_case, "pseudo": {},
+            "diagnostics": {}}
+
+
+def paired_wt(a: dict[str, dict], b: dict[str, dict]) -> dict:
+    """tumour_cv_report.paired on WT alone (for an arm that scores no other region)."""
+    from experiments.tumour_cv_report import paired
+
+    common = sorted(set(a) & set(b))
+    full = paired({c: {r: a[c]["WT"] for r in REGIONS} for c in common}, {c: {r: b[c]["WT"] for r in REGIONS} for c in common})
+    return {"cases": full["cases"], "WT": full["WT"], "TC": None, "ET": None}
+
+
+def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
     from experiments.tumour_cv import ET_THRESHOLDS
     from experiments.tumour_cv_report import case_scores, load_results, paired, summary
     from experiments.weak_label_payoff import ARMS, CONFIGS
@@ -72,13 +113,20 @@ def collect(root: Path, cost) -> dict:
             "mix_per_fold": {k: arm.mix(len(plan["cases"]) - len(plan["folds"][k])) for k in range(n_folds)},
             "summary": summary(s), "band": {r: fold_band(s, r) for r in REGIONS} if s else {},
             "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name), "diagnostics": unit_diagnostics(root, arm.name)}
+    slices_only = gan_seeds_arm(gan_seeds, plan, cost)
+    if slices_only:
+        arms["slices-only"] = slices_only
+        scores["slices-only"] = slices_only["per_case"]
     comparisons = {}
+    for b in ("full-2", "full-5"):
+        if slices_only and scores.get(b):
+            comparisons[f"slices-only vs {b}"] = paired_wt(slices_only["per_case"], scores[b])
     for n in sorted({a.n for a in ARMS if a.n is not None}):
         pairs = [(f"mixed-{n}", f"full-{n}"), (f"self-{n}", f"full-{n}"), (f"mixed-{n}", f"self-{n}")]
         for a, b in pairs:
             if scores.get(a) and scores.get(b):
                 comparisons[f"{a} vs {b}"] = paired(scores[a], scores[b])
-    done = sum(len(a["folds_done"]) for a in arms.values())
+    done = sum(len(arms[a.name]["folds_done"]) for a in ARMS)
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": str(root),
             "plan": {"seed": plan["seed"], "folds": plan["folds"], "iterations_override": plan.get("iterations_override")},
             "units_done": done, "units_total": n_folds * len(ARMS), "cases_total": len(plan["cases"]),
@@ -144,26 +192,32 @@ def plot(record: dict, path: Path) -> Path | None:
     for ax, region in zip(axes, REGIONS):
         for kind, (colour, marker) in KIND_STYLE.items():
             # a kind's curve; full-all is every kind's right-hand end (no case is left to label cheaply)
-            points = sorted((a["minutes"], name) for name, a in arms.items() if a["per_case"] and
-                            (a["kind"] == kind or (a["n_full"] is None and kind != "full")))
+            points = sorted((a["minutes"], name) for name, a in arms.items() if a["per_case"] and a["summary"][region]
+                            and (a["kind"] == kind or (a["n_full"] is None and kind in ("mixed", "self"))))
             if not points:
                 continue
             x = [m for m, _ in points]
             y = [arms[n]["summary"][region]["mean"] for _, n in points]
             ax.plot(x, y, marker=marker, color=colour, label=KIND_LABELS[kind])
             bands = [(m, arms[n]["band"].get(region)) for m, n in points if arms[n]["band"].get(region)]
-            if len(bands) >= 1:
+            if len(bands) >= 2:
                 ax.fill_between([m for m, _ in bands], [b["low"] for _, b in bands], [b["high"] for _, b in bands],
-                                color=colour, alpha=0.15, lw=0)
+                                color=colour, alpha=0.12, lw=0)
+            for m, b in bands:  # the band at each point, visible even where a curve has one point
+                ax.plot([m, m], [b["low"], b["high"]], color=colour, alpha=0.5, lw=1)
             for m, n in points:
                 if arms[n]["kind"] == kind:
                     ax.annotate(n, (m, arms[n]["summary"][region]["mean"]), textcoords="offset points", xytext=(4, -10),
                                 fontsize=7, color=colour)
         ax.set_xscale("log")
-        ax.set_xlabel("annotation minutes per training fold (weakseg.labels.cost)")
+        ticks = [15, 30, 60, 120, 240, 480, 960]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("annotation minutes per training fold")
         ax.set_title(f"held-out {region} Dice")
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("mean Dice over held-out cases (band: 95 % CI over folds)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean Dice (bars/band: 95 % CI over folds)")
     axes[0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
@@ -188,7 +242,8 @@ def render(record: dict, figure: Path | None) -> str:
 
     arms, n_folds = record["arms"], len(record["plan"]["folds"])
     lines = ["# The weak-label payoff: held-out accuracy per annotation minute", ""]
-    missing = [f"{n} ({len(a['folds_done'])}/{n_folds})" for n, a in arms.items() if len(a["folds_done"]) < n_folds]
+    missing = [f"{n} ({len(a['folds_done'])}/{n_folds})" for n, a in arms.items()
+               if len(a["folds_done"]) < n_folds and n != "slices-only"]
     if missing:
         lines += [f"**Partial result.** {record['units_done']} of {record['units_total']} units are done; missing folds: "
                   f"{', '.join(missing)}. Numbers below cover the folds done and change as the runner continues.", ""]
@@ -280,9 +335,15 @@ def verdicts(record: dict) -> list[str]:
             continue
         wt = p["WT"]
         extra = record["arms"][a]["minutes"] - record["arms"][b]["minutes"]
-        word = ("pays" if wt["mean_diff"] > 0 and wt["p"] < 0.05 else
-                "does not pay" if wt["mean_diff"] <= 0 else "gains, not significantly")
-        out.append(f"- {a} vs {b}: {word}: WT {wt['mean_diff']:+.3f} for {extra:.0f} extra annotation minutes "
+        if extra >= 0:
+            word = ("pays" if wt["mean_diff"] > 0 and wt["p"] < 0.05 else
+                    "does not pay" if wt["mean_diff"] <= 0 else "gains, not significantly")
+            cost = f"{extra:.0f} extra annotation minutes"
+        else:
+            word = ("cheaper and better" if wt["mean_diff"] > 0 and wt["p"] < 0.05 else
+                    "cheaper, significantly worse" if wt["mean_diff"] < 0 and wt["p"] < 0.05 else "cheaper, no clear difference")
+            cost = f"{-extra:.0f} fewer annotation minutes"
+        out.append(f"- {a} vs {b}: {word}: WT {wt['mean_diff']:+.3f} for {cost} "
                    f"({p['cases']} paired cases, p = {wt['p']:.3g}).")
     return out or ["- No weak-label arm has paired results yet."]
 
@@ -294,7 +355,9 @@ NOT_MEASURED = [
     "field, `weak_from_store` reads only slice labels, and weakseg/methods/mixed.py has no partial cross-entropy "
     "term (it lists 'scribbles' in `label_kinds` without using them). Needed: a scribble array per case and a "
     "partial CE on labelled voxels in the mixed batch; then two arms here (`scribbles-0`, `scribbles-n`).",
-    "- **Slice labels only** (gan-seeds): not in this grid yet; experiments/gan_seeds_cv.py uses other splits.",
+    "- **Slice labels only** is not trained by this driver: the slices-only row (when present) is gan-seeds' own "
+    "cross-validation (experiments/gan_seeds_cv.py, the same folds, checked case by case), WT only, scored on the "
+    "case grid by its own evaluation rather than tumour_cv's variants.",
     "- **HD95**: tumour_cv's evaluate-unit scores Dice only (all its inference variants); HD95 of the headline "
     "variant would need a re-evaluation of the models.",
     "- Issue 14 item 4: the branch AUC and gradient-share diagnostics run on finished units (`diagnose`, table above "
@@ -303,10 +366,10 @@ NOT_MEASURED = [
 ]
 
 
-def write_report(root: Path, out: Path, cost) -> Path:
+def write_report(root: Path, out: Path, cost, gan_seeds: Path = GAN_SEEDS) -> Path:
     from weakseg.io.atomic import write_text_atomic
 
-    record = collect(root, cost)
+    record = collect(root, cost, gan_seeds)
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(record, out / "weak-label-payoff.png")
     write_text_atomic(out / "weak-label-payoff.json", json.dumps(record, indent=1, default=str) + "\n")

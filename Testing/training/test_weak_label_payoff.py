@@ -136,8 +136,14 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     grad = diag["gradient_share"]
     assert 0 < grad["weak_share_mean"] < 1 and -1 <= grad["cosine_mean"] <= 1 and grad["slice_labelled_rows_per_batch"] > 0
 
-    results = tmp_path / "results"
-    assert payoff.main(["report", "--out", str(out), "--results", str(results), "--cost", "full=60"]) == 0
+    results, gan_seeds = tmp_path / "results", tmp_path / "gan-seeds"  # gan_seeds_cv's eval of fold 0 (same cases)
+    (gan_seeds / "fold0").mkdir(parents=True)
+    (gan_seeds / "fold0" / "eval.json").write_text(json.dumps(
+        {"cases": [{"case": c, "combined": {"dice_3d": 0.25}} for c in plan["folds"][0]]}))
+    (gan_seeds / "fold1").mkdir()  # a fold with other test cases (another split) is left out
+    (gan_seeds / "fold1" / "eval.json").write_text(json.dumps({"cases": [{"case": "X", "combined": {"dice_3d": 1.0}}]}))
+    assert payoff.main(["report", "--out", str(out), "--results", str(results), "--cost", "full=60",
+                        "--gan-seeds", str(gan_seeds)]) == 0
     data = json.loads((results / "weak-label-payoff.json").read_text())
     assert data["units_done"] == 4 and data["units_total"] == 5 * len(payoff.ARMS)
     arms = data["arms"]
@@ -147,7 +153,11 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     case = held_out[0]
     mixed = json.loads(unit["mixed-2"].eval_file.read_text())["per_case"][case]
     assert arms["mixed-2"]["per_case"][case]["WT"] == mixed["tta1_cc0.1_et0"]["WT"]  # headline variant, not recomputed
-    assert set(data["paired"]) == {"mixed-2 vs full-2", "self-2 vs full-2", "mixed-2 vs self-2"}
+    assert set(data["paired"]) == {"mixed-2 vs full-2", "self-2 vs full-2", "mixed-2 vs self-2", "slices-only vs full-2"}
+    slices_only = arms["slices-only"]
+    assert slices_only["folds_done"] == [0] and slices_only["minutes"] == 4 * 1.5 and slices_only["summary"]["TC"] is None
+    assert data["paired"]["slices-only vs full-2"]["WT"]["mean_diff"] == pytest.approx(
+        0.25 - arms["full-2"]["per_case"][case]["WT"])
     assert data["acceptance"]["status"] == "not measured yet" and arms["self-2"]["pseudo"]["cases"] == 2
     text = (results / "weak-label-payoff.md").read_text()
     assert "**Partial result.** 4 of 50 units" in text and "| mixed-2 | 2 full + slice labels | 123 | 1/5 | 1 |" in text
@@ -158,7 +168,7 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     from WeakSegTrainLib.payoff import Curve  # WeakSegTrain's advice reads this very file
 
     curve = Curve.read(results / "weak-label-payoff.json")
-    assert set(curve.wt) == {"full", "mixed", "self"} and curve.partial
+    assert set(curve.wt) == {"full", "mixed", "self", "slices"} and curve.partial
     assert curve.at("mixed", 2) == pytest.approx(arms["mixed-2"]["summary"]["WT"]["mean"])
 
     # the accuracy study's report still lists only its own configurations
