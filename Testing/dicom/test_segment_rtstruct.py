@@ -14,6 +14,7 @@ import pydicom
 import SimpleITK as sitk
 
 from rt_helpers import dciodvfy_errors
+from weakseg.models import load_model
 from weakseg.phantom import PhantomConfig, make_tumour_case, write_case
 from weakseg.rt.series import write_synthetic_series
 
@@ -45,7 +46,7 @@ def test_segment_writes_valid_rtstruct_referencing_the_series(tmp_path: Path):
     assert names and names <= {"GTV_Necrosis", "CTV_Edema", "GTV_Enhancing"}
     for roi, obs in zip(rt.StructureSetROISequence, rt.RTROIObservationsSequence):
         assert roi.ROIGenerationAlgorithm == "AUTOMATIC"
-        assert roi.ROIGenerationDescription.startswith("default-tumour 1.0.0")
+        assert roi.ROIGenerationDescription.startswith(f"default-tumour {load_model('default').card.version}")
         assert obs.RTROIInterpretedType in {"GTV", "CTV"}
     for contour_roi in rt.ROIContourSequence:
         for contour in contour_roi.ContourSequence:

@@ -54,7 +54,8 @@ def test_import_from_folder_and_zip_lists_the_model(model_copy, user_models, tmp
     entry = import_model(model_copy)
     assert entry.id == "brain-v2" and entry.folder == user_models / "brain-v2"
     assert "brain-v2" in [m.id for m in list_models("tumour")]
-    assert entry.title() == "Brain v2 1.0.0" and "FLAIR" in entry.inputs_text()
+    version = json.loads((SHIPPED / "card.json").read_text())["version"]
+    assert entry.title() == f"Brain v2 {version}" and "FLAIR" in entry.inputs_text()
     assert "BraTS" in entry.training_data and entry.licence
     with pytest.raises(WeakSegError, match="already installed"):
         import_model(model_copy)

@@ -41,6 +41,7 @@ def _user_model(user, shipped):
 
         card["card_sha256"] = card_digest(card)
     (folder / "card.json").write_text(json.dumps(card))
+    return f"Brain v2 {card['version']}"
 
 
 def test_models_are_listed_described_and_the_users_own_can_be_removed(section):
@@ -48,13 +49,14 @@ def test_models_are_listed_described_and_the_users_own_can_be_removed(section):
 
     models, ui, shown, user = section
     logic = WeakSegTumorLogic()  # listing models needs no scene
-    _user_model(user, logic.models()[0])
+    copied = _user_model(user, logic.models()[0])
+    default_version = next(m.version for m in logic.models() if m.id == "default-tumour")
     chosen = []
     panel = models.ModelSection(ui, logic, on_changed=chosen.append)
     panel.refresh()
     shipped = [m.title() for m in logic.models() if m.id != "brain-v2"]
-    assert "Default tumour 1.0.0" in shipped and not any("oar" in t.lower() for t in shipped)  # tumour models only
-    assert [ui.modelComboBox.itemText(i) for i in range(ui.modelComboBox.count)] == ["Brain v2 1.0.0", *shipped]
+    assert f"Default tumour {default_version}" in shipped and not any("oar" in t.lower() for t in shipped)  # tumour models only
+    assert [ui.modelComboBox.itemText(i) for i in range(ui.modelComboBox.count)] == [copied, *shipped]
     assert ui.noModelLabel.isHidden() and not ui.modelComboBox.isHidden()
     assert chosen[-1].id == "brain-v2"
     info = ui.modelInfoLabel.text
@@ -64,7 +66,7 @@ def test_models_are_listed_described_and_the_users_own_can_be_removed(section):
     assert chosen[-1].id == "default-tumour" and not ui.removeModelButton.isEnabled()
     panel.select(str(user / "brain-v2"))
     panel.remove()
-    assert shown["questions"] and "Brain v2 1.0.0" in shown["questions"][-1]
+    assert shown["questions"] and copied in shown["questions"][-1]
     assert not (user / "brain-v2").exists() and not shown["errors"]
     assert ui.modelComboBox.count == len(shipped) and chosen[-1].id == "default-tumour"
 
