@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 PATCH = 96
+NUMPY_SCALARS = [np._core.multiarray.scalar, np.dtype, type(np.dtype(np.float64))]
 CHECKPOINT_EVERY = 25
 
 
@@ -145,7 +146,8 @@ def train_unit(config: dict) -> None:
     state = {"iteration": 0, "elapsed": 0.0, "losses": []}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=True)
+        with torch.serialization.safe_globals(NUMPY_SCALARS):  # checkpoints of the first runs hold numpy floats
+            saved = torch.load(checkpoint, weights_only=True)
         net.load_state_dict(saved["net"])
         optimiser.load_state_dict(saved["optimiser"])
         state = {"iteration": saved["iteration"], "elapsed": saved["elapsed"], "losses": list(saved["losses"])}
@@ -159,7 +161,7 @@ def train_unit(config: dict) -> None:
         started = time.perf_counter()
         fraction = min(1.0, state["elapsed"] / options.budget_seconds)
         for group in optimiser.param_groups:
-            group["lr"] = options.lr * 0.5 * (1 + np.cos(np.pi * fraction))
+            group["lr"] = float(options.lr * 0.5 * (1 + np.cos(np.pi * fraction)))  # a float: loadable weights-only
         x, y = sampler.crop()
         loss = loss_fn(net(torch.from_numpy(x[None])), torch.from_numpy(y[None]))
         optimiser.zero_grad()
