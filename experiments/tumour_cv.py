@@ -359,9 +359,10 @@ def cmd_run(args) -> int:
     return run_queue(args, CONFIGS)
 
 
-def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None) -> int:
+def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, finish: Callable | None = None) -> int:
     """Every pending unit of ``configs`` in order, resuming; ``prepare(unit, record, log, code)`` (a study's
-    own step, run under the unit's lock) may do work first and returns False to leave the unit for later."""
+    own step, run under the unit's lock) may do work first and returns False to leave the unit for later;
+    ``finish(unit, record, log, code)`` runs for every done unit (a study's extra scoring; it skips what it has)."""
     root = Path(args.out)
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
@@ -375,6 +376,8 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None) -
     log(f"runner pid {os.getpid()} started; configs {args.configs or list(configs)}; code {rev} ({code})")
     for unit in units(root, args.configs, args.folds, len(record["folds"]), configs):
         if unit.done():
+            if finish is not None:
+                finish(unit, record, log, code)
             continue
         if unit.failures() >= MAX_FAILURES:
             log(f"{unit.spec.name} fold {unit.fold}: skipped after {unit.failures()} failures (see its logs)")
@@ -389,8 +392,12 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None) -
             continue
         with lock:
             if prepare is not None and not prepare(unit, record, log, code):
+                if finish is not None and unit.done():  # the study's step finished it (e.g. adopted a twin's result)
+                    finish(unit, record, log, code)
                 continue
             run_unit(unit, record["folds"], Path(args.data), Path(args.cache), log, record.get("iterations_override"), code)
+            if finish is not None and unit.done():
+                finish(unit, record, log, code)
     log("runner finished the queue")
     return 0
 

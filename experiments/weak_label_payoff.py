@@ -24,6 +24,7 @@ on every fold), then n = 2 and 10.
     python experiments/weak_label_payoff.py status
     python experiments/weak_label_payoff.py report    # docs/results/weak-label-payoff.{md,json,png}
     python experiments/weak_label_payoff.py diagnose --configs mixed-5 full-5   # item 4: branch AUC, gradient share
+    python experiments/weak_label_payoff.py hd95      # HD95 of every finished unit (evaluate-unit scores Dice only)
 
 Scribbles (alone, or n full + scribbles) are not in the grid: the training engine has no scribble
 term yet (see the report). Annotation minutes come from ``weakseg.labels.cost``.
@@ -156,7 +157,7 @@ def adopt(unit: cv.Unit, record: dict, accuracy_root: Path, log) -> bool:
     return True
 
 
-def make_prepare(accuracy_root: Path, data: Path):
+def make_prepare(accuracy_root: Path, data: Path, cache: Path):
     def prepare(unit: cv.Unit, record: dict, log, code: Path) -> bool:
         arm = ARM_OF[unit.spec.name]
         if arm.n is None and adopt(unit, record, accuracy_root, log):
@@ -168,21 +169,38 @@ def make_prepare(accuracy_root: Path, data: Path):
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {arm.teacher} fold {unit.fold} is trained "
                 "(its model makes the pseudo-labels)")
             return False
-        command = [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "pseudo-unit", "--out",
-                   str(unit.root), "--config", unit.spec.name, "--fold", str(unit.fold), "--data", str(data)]
-        started = time.time()
-        log(f"{unit.spec.name} fold {unit.fold}: pseudo-labels started")
-        with open(unit.folder / "pseudo.log", "a") as handle:
-            status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=cv.child_env(code), cwd=code)
-        log(f"{unit.spec.name} fold {unit.fold}: pseudo-labels exit {status} after {time.time() - started:.0f} s")
-        if status != 0:
-            with open(unit.failures_file, "a") as handle:
-                handle.write(json.dumps({"step": "pseudo", "exit": status,
-                                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-            return False
-        return True
+        return _child(unit, "pseudo", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "pseudo-unit",
+                                       "--out", str(unit.root), "--config", unit.spec.name, "--fold", str(unit.fold),
+                                       "--data", str(data), "--cache", str(cache)], code, log)
 
     return prepare
+
+
+def _child(unit: cv.Unit, step: str, command: list[str], code: Path, log) -> bool:
+    """Run one of the study's steps in a child process (one thread, the runner's code); False on failure."""
+    started = time.time()
+    log(f"{unit.spec.name} fold {unit.fold}: {step} started")
+    with open(unit.folder / f"{step}.log", "a") as handle:
+        status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=cv.child_env(code), cwd=code)
+    log(f"{unit.spec.name} fold {unit.fold}: {step} exit {status} after {time.time() - started:.0f} s")
+    if status != 0:
+        with open(unit.failures_file, "a") as handle:
+            handle.write(json.dumps({"step": step, "exit": status,
+                                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    return status == 0
+
+
+def make_finish(data: Path, cache: Path):
+    """After a unit is done: its HD95 (evaluate-unit scores Dice only), once; a failure is logged, not retried."""
+    def finish(unit: cv.Unit, record: dict, log, code: Path) -> None:
+        failed = unit.failures_file.is_file() and '"step": "hd95"' in unit.failures_file.read_text()
+        if (unit.folder / "hd95.json").is_file() or failed:
+            return
+        _child(unit, "hd95", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "hd95", "--out",
+                              str(unit.root), "--data", str(data), "--cache", str(cache), "--configs", unit.spec.name,
+                              "--folds", str(unit.fold)], code, log)
+
+    return finish
 
 
 def cmd_pseudo_unit(args) -> int:
@@ -221,8 +239,27 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def cmd_hd95(args) -> int:
+    """HD95 of every finished unit that has none yet (``weak_label_payoff_hd95``); adopted units use their twin's model."""
+    import torch
+
+    from experiments.weak_label_payoff_hd95 import unit_hd95
+
+    torch.set_num_threads(1)
+    root = Path(args.out)
+    record = json.loads((root / "plan.json").read_text())
+    for unit in cv.units(root, args.configs, args.folds, len(record["folds"]), CONFIGS):
+        if not unit.done() or (unit.folder / "hd95.json").is_file():
+            continue
+        adopted = json.loads(unit.eval_file.read_text()).get("adopted_from")
+        model_dir = Path(adopted).parent / "run" / "model" if adopted else None
+        unit_hd95(unit, record["folds"][unit.fold], Path(args.data), Path(args.cache), model_dir)
+    return 0
+
+
 def cmd_run(args) -> int:
-    return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), Path(args.data)))
+    data, cache = Path(args.data), Path(args.cache)
+    return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), data, cache), make_finish(data, cache))
 
 
 def cmd_status(args) -> int:
@@ -266,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", nargs="+", type=int)
     p.add_argument("--batches", type=int, default=20, help="training batches the gradient share is averaged over")
     p.set_defaults(func=cmd_diagnose)
+    p = sub.add_parser("hd95", parents=[common], help="HD95 of the held-out predictions of every finished unit")
+    p.add_argument("--configs", nargs="+")
+    p.add_argument("--folds", nargs="+", type=int)
+    p.set_defaults(func=cmd_hd95)
     p = sub.add_parser("pseudo-unit", parents=[common], help="(internal) pseudo-labels of one self-training unit")
     p.add_argument("--config", required=True)
     p.add_argument("--fold", type=int, required=True)

@@ -112,7 +112,8 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
             "minutes": arm_minutes(arm, plan, sorted(folds), cost),
             "mix_per_fold": {k: arm.mix(len(plan["cases"]) - len(plan["folds"][k])) for k in range(n_folds)},
             "summary": summary(s), "band": {r: fold_band(s, r) for r in REGIONS} if s else {},
-            "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name), "diagnostics": unit_diagnostics(root, arm.name)}
+            "per_case": s, "pseudo": pseudo_diagnostics(root, arm.name), "diagnostics": unit_diagnostics(root, arm.name),
+            "hd95": arm_hd95(root, arm.name, chosen)}
     slices_only = gan_seeds_arm(gan_seeds, plan, cost)
     if slices_only:
         arms["slices-only"] = slices_only
@@ -142,6 +143,29 @@ def pseudo_diagnostics(root: Path, name: str) -> dict:
         return {}
     return {"cases": len(rows), "wt_dice_teacher": float(np.mean([r["wt_dice_teacher"] for r in rows])),
             "wt_dice_filtered": float(np.mean([r["wt_dice_filtered"] for r in rows]))}
+
+
+def arm_hd95(root: Path, name: str, et_per_fold: dict[int, int]) -> dict:
+    """Median HD95 (mm) per region over the cases scored by ``hd95``, ET at each fold's chosen threshold;
+    ``no_distance``: cases where the region is in only one of prediction and truth (no finite HD95)."""
+    values: dict[str, list] = {r: [] for r in REGIONS}
+    folds = []
+    for path in sorted((root / name).glob("fold-*/hd95.json")):
+        data = json.loads(path.read_text())
+        if data["fold"] not in et_per_fold:
+            continue
+        folds.append(data["fold"])
+        for case in data["per_case"].values():
+            values["WT"].append(case["WT"])
+            values["TC"].append(case["TC"])
+            values["ET"].append(case["ET"][str(et_per_fold[data["fold"]])])
+    if not folds:
+        return {}
+    out: dict = {"folds": folds, "cases": len(values["WT"])}
+    for r, v in values.items():
+        finite = [x for x in v if x is not None]
+        out[r] = {"median": float(np.median(finite)) if finite else None, "no_distance": len(v) - len(finite)}
+    return out
 
 
 def unit_diagnostics(root: Path, name: str) -> dict:
@@ -268,7 +292,8 @@ def render(record: dict, figure: Path | None) -> str:
         "chosen on the other folds of the same arm (never on fold k). Paired tests: Wilcoxon signed-rank over the "
         "held-out cases both arms have.",
         "- full-all is the accuracy study's recipe-2d unit (an identical configuration, checked field by field), "
-        "adopted rather than trained again.", "",
+        "adopted rather than trained again. With every case delineated nothing is left to slice-label, so mixed-all "
+        "and self-all are full-all: it ends every curve.", "",
         "### Annotation cost model (`weakseg.labels.cost`)", "",
         "| label kind | minutes per case | source |", "|---|---|---|"]
     lines += [f"| {k} | {v:g} | {SOURCES[k]} |" for k, v in record["cost_model"].items()]
@@ -300,6 +325,17 @@ def render(record: dict, figure: Path | None) -> str:
         lines.append(f"| {key} | {p['cases']} | " + " | ".join(cells) + " |")
     if not record["paired"]:
         lines.append("| (no pair of arms has results yet) | | | | |")
+    with_hd = [(n, a["hd95"]) for n, a in arms.items() if a.get("hd95")]
+    if with_hd:
+        lines += ["### HD95", "", "Median over the cases scored (`python experiments/weak_label_payoff.py hd95`), "
+                  "headline variant, ET at each fold's chosen threshold; in brackets the cases with no finite distance "
+                  "(region in only one of prediction and truth).", "",
+                  "| arm | folds | cases | WT HD95 mm | TC HD95 mm | ET HD95 mm |", "|---|---|---|---|---|---|"]
+        for name, h in with_hd:
+            cells = [f"{h[r]['median']:.1f} ({h[r]['no_distance']})" if h[r]["median"] is not None else
+                     f"– ({h[r]['no_distance']})" for r in REGIONS]
+            lines.append(f"| {name} | {', '.join(map(str, h['folds']))} | {h['cases']} | " + " | ".join(cells) + " |")
+        lines.append("")
     diagnosed = [(n, a["diagnostics"]) for n, a in arms.items() if a["diagnostics"]]
     if diagnosed:
         lines += ["## Diagnostics (issue 14 item 4)", "",
@@ -358,8 +394,8 @@ NOT_MEASURED = [
     "- **Slice labels only** is not trained by this driver: the slices-only row (when present) is gan-seeds' own "
     "cross-validation (experiments/gan_seeds_cv.py, the same folds, checked case by case), WT only, scored on the "
     "case grid by its own evaluation rather than tumour_cv's variants.",
-    "- **HD95**: tumour_cv's evaluate-unit scores Dice only (all its inference variants); HD95 of the headline "
-    "variant would need a re-evaluation of the models.",
+    "- **HD95** comes from a second pass over the finished models (`hd95`; tumour_cv's evaluate-unit scores Dice "
+    "only); arms without it have not been through that pass yet. Paired tests are on Dice.",
     "- Issue 14 item 4: the branch AUC and gradient-share diagnostics run on finished units (`diagnose`, table above "
     "once run); a run with another batch composition and the shipped `weak-5full` model wait for the full-5 / "
     "mixed-5 / self-5 results.",

@@ -136,6 +136,17 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     grad = diag["gradient_share"]
     assert 0 < grad["weak_share_mean"] < 1 and -1 <= grad["cosine_mean"] <= 1 and grad["slice_labelled_rows_per_batch"] > 0
 
+    # the runner scored HD95 after each unit (full-all with its twin's model); the command alone redoes nothing
+    before = {n: (u.folder / "hd95.json").stat().st_mtime_ns for n, u in unit.items()}
+    assert payoff.main(["hd95", "--out", str(out), "--data", str(five_phantoms), "--cache", str(cache)]) == 0
+    assert before == {n: (u.folder / "hd95.json").stat().st_mtime_ns for n, u in unit.items()}
+    for name in unit:
+        hd = json.loads((unit[name].folder / "hd95.json").read_text())["per_case"]
+        assert set(hd) == set(plan["folds"][0])
+        row = hd[plan["folds"][0][0]]
+        assert set(row["ET"]) == {str(t) for t in tumour_cv.ET_THRESHOLDS}
+        assert all(v is None or v >= 0 for v in (row["WT"], row["TC"], *row["ET"].values()))
+
     results, gan_seeds = tmp_path / "results", tmp_path / "gan-seeds"  # gan_seeds_cv's eval of fold 0 (same cases)
     (gan_seeds / "fold0").mkdir(parents=True)
     (gan_seeds / "fold0" / "eval.json").write_text(json.dumps(
@@ -161,7 +172,8 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     assert data["acceptance"]["status"] == "not measured yet" and arms["self-2"]["pseudo"]["cases"] == 2
     text = (results / "weak-label-payoff.md").read_text()
     assert "**Partial result.** 4 of 50 units" in text and "| mixed-2 | 2 full + slice labels | 123 | 1/5 | 1 |" in text
-    assert "## Diagnostics" in text and "| mixed-2 | 0 |" in text
+    assert "## Diagnostics" in text and "| mixed-2 | 0 |" in text and "### HD95" in text
+    assert all(arms[n]["hd95"]["cases"] == 1 for n in unit) and not arms["full-5"]["hd95"]
     assert "**Smoke run**" in text and "Scribbles" in text and "python experiments/weak_label_payoff.py report" in text
     assert (results / "weak-label-payoff.png").read_bytes()[:4] == b"\x89PNG"
     sys.path.insert(0, str(ROOT / "WeakSegTrain"))
