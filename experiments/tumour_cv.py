@@ -329,17 +329,20 @@ def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, i
     study = [] if unit.spec.study == "accuracy" else ["--study", unit.spec.study]
     steps.append(("evaluate", [sys.executable, script, "evaluate-unit", "--out", str(unit.root), "--config",
                                unit.spec.name, "--fold", str(unit.fold), "--data", str(data), *study]))
-    for step, command in steps:
-        started = time.time()
-        log(f"{unit.spec.name} fold {unit.fold}: {step} started")
-        with open(unit.folder / f"{step}.log", "a") as handle:
-            status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(code_dir), cwd=code_dir)
-        log(f"{unit.spec.name} fold {unit.fold}: {step} exit {status} after {time.time() - started:.0f} s")
-        if status != 0:
-            with open(unit.failures_file, "a") as handle:
-                handle.write(json.dumps({"step": step, "exit": status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-            return False
-    return True
+    return all(run_step(unit, step, command, code_dir, log) for step, command in steps)
+
+
+def run_step(unit: Unit, step: str, command: list[str], code: Path, log) -> bool:
+    """One step of a unit in a child process (its output in ``<step>.log``); a failure is recorded, False returned."""
+    started = time.time()
+    log(f"{unit.spec.name} fold {unit.fold}: {step} started")
+    with open(unit.folder / f"{step}.log", "a") as handle:
+        status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=child_env(code), cwd=code)
+    log(f"{unit.spec.name} fold {unit.fold}: {step} exit {status} after {time.time() - started:.0f} s")
+    if status != 0:
+        with open(unit.failures_file, "a") as handle:
+            handle.write(json.dumps({"step": step, "exit": status, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    return status == 0
 
 
 def unit_lock(unit: Unit):

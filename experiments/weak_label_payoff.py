@@ -33,11 +33,7 @@ term yet (see the report). Annotation minutes come from ``weakseg.labels.cost``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -169,25 +165,11 @@ def make_prepare(accuracy_root: Path, data: Path, cache: Path):
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {arm.teacher} fold {unit.fold} is trained "
                 "(its model makes the pseudo-labels)")
             return False
-        return _child(unit, "pseudo", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "pseudo-unit",
+        return cv.run_step(unit, "pseudo", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "pseudo-unit",
                                        "--out", str(unit.root), "--config", unit.spec.name, "--fold", str(unit.fold),
                                        "--data", str(data), "--cache", str(cache)], code, log)
 
     return prepare
-
-
-def _child(unit: cv.Unit, step: str, command: list[str], code: Path, log) -> bool:
-    """Run one of the study's steps in a child process (one thread, the runner's code); False on failure."""
-    started = time.time()
-    log(f"{unit.spec.name} fold {unit.fold}: {step} started")
-    with open(unit.folder / f"{step}.log", "a") as handle:
-        status = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=cv.child_env(code), cwd=code)
-    log(f"{unit.spec.name} fold {unit.fold}: {step} exit {status} after {time.time() - started:.0f} s")
-    if status != 0:
-        with open(unit.failures_file, "a") as handle:
-            handle.write(json.dumps({"step": step, "exit": status,
-                                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-    return status == 0
 
 
 def make_finish(data: Path, cache: Path):
@@ -196,7 +178,7 @@ def make_finish(data: Path, cache: Path):
         failed = unit.failures_file.is_file() and '"step": "hd95"' in unit.failures_file.read_text()
         if (unit.folder / "hd95.json").is_file() or failed:
             return
-        _child(unit, "hd95", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "hd95", "--out",
+        cv.run_step(unit, "hd95", [sys.executable, str(code / "experiments" / "weak_label_payoff.py"), "hd95", "--out",
                               str(unit.root), "--data", str(data), "--cache", str(cache), "--configs", unit.spec.name,
                               "--folds", str(unit.fold)], code, log)
 
