@@ -115,7 +115,7 @@ def load_model(model_id_or_path: str | Path, device: str | torch.device = "cpu")
         raise WeakSegError(f"weights SHA-256 {actual[:12]}… does not match the model card ({str(card.weights['sha256'])[:12]}…); "
                            "the file was changed or corrupted, refusing to load it", weights)
     check_network_fits(card, weights, folder / CARD_NAME)
-    network = build_network(card.network["name"], card.network["config"])
+    network = build_network(card.network["name"], card.network["config"], initialise=False)
     try:
         state = load_file(str(weights))
         network.load_state_dict(state, strict=True)
@@ -159,7 +159,7 @@ def check_network_fits(card: ModelCard, weights: Path, card_path: Path) -> None:
 
     try:
         with torch.device("meta"):
-            meta = build_network(card.network["name"], card.network["config"])
+            meta = build_network(card.network["name"], card.network["config"], initialise=False)
     except WeakSegError:
         raise
     except Exception as exc:  # a card whose network config the builder rejects

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from contextlib import contextmanager
 from functools import lru_cache
 
 from torch import nn
@@ -31,13 +32,36 @@ def networks() -> dict[str, tuple[type, type]]:
     return found
 
 
-def build_network(name: str, config: dict) -> nn.Module:
-    """Instantiate a registered network from its card entry (no code is unpickled)."""
+_INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
+                 "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_")
+
+
+@contextmanager
+def _weights_not_initialised():
+    """torch.nn.init's in-place initialisers do nothing inside (the weights are about to be loaded; random
+    init of a U-Net costs time, and on the meta device its first call imports torch's compiler, ~1.5 s)."""
+    saved = {name: getattr(nn.init, name) for name in _INITIALISERS}
+    try:
+        for name in _INITIALISERS:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
+
+
+def build_network(name: str, config: dict, *, initialise: bool = True) -> nn.Module:
+    """Instantiate a registered network from its card entry (no code is unpickled).
+
+    ``initialise=False``: parameters are left as allocated, for a network whose weights are loaded next."""
     known = networks()
     if name not in known:
         raise WeakSegError(f"unknown network '{name}' (known: {', '.join(known)})")
     cls, cfg_cls = known[name]
-    return cls(cfg_cls.from_dict(config))
+    if initialise:
+        return cls(cfg_cls.from_dict(config))
+    with _weights_not_initialised():
+        return cls(cfg_cls.from_dict(config))
 
 
 __all__ = ["UNet2D", "UNet2DConfig", "build_network", "networks"]
