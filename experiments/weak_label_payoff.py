@@ -53,14 +53,19 @@ PSEUDO = "pseudo"
 
 @dataclass(frozen=True)
 class Arm:
-    """One label mix: ``kind`` full / mixed / self with ``n`` fully annotated cases (None = all)."""
+    """One label mix: ``kind`` full / mixed / self with ``n`` fully annotated cases (None = all).
+
+    ``tag`` + ``options``: a diagnostic variant of the arm (recipe-2d's method options changed as
+    given); it is reported beside its arm, not drawn on the curves."""
 
     kind: str
     n: int | None
+    tag: str = ""
+    options: tuple[tuple[str, object], ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{self.kind}-{'all' if self.n is None else self.n}"
+        return f"{self.kind}-{'all' if self.n is None else self.n}" + (f"-{self.tag}" if self.tag else "")
 
     def mix(self, n_train: int) -> dict[str, int]:
         """Cases per label kind (``weakseg.labels.cost`` kinds) of a fold with ``n_train`` training cases."""
@@ -107,10 +112,13 @@ DESCRIPTIONS = {
             "slice labels say the class is present; recipe-2d retrained on the {n} true + the pseudo-labelled cases",
 }
 ARMS = [Arm("full", None), Arm("full", 5), Arm("mixed", 5), Arm("self", 5),
-        Arm("full", 2), Arm("mixed", 2), Arm("full", 10), Arm("mixed", 10), Arm("self", 2), Arm("self", 10)]
-"""The grid in run order: full-all (adopted), the acceptance comparison at 5 full cases, then n = 2 and 10."""
+        Arm("full", 2), Arm("mixed", 2), Arm("full", 10), Arm("mixed", 10), Arm("self", 2), Arm("self", 10),
+        Arm("mixed", 5, "k8", (("k", 8),))]
+"""The grid in run order: full-all (adopted), the acceptance comparison at 5 full cases, then n = 2 and 10;
+last a diagnostic (issue 14 item 4): mixed-5 drawing as many fully annotated slices per batch (k = 8) as full-5
+gets (its 4 slice-labelled slots filled with more full ones), so the weak slices are added, not swapped in."""
 PHASES = {"full-all": 0, "full-5": 0, "mixed-5": 0, "self-5": 1, "full-2": 2, "mixed-2": 2, "full-10": 2,
-          "mixed-10": 2, "self-2": 3, "self-10": 3}
+          "mixed-10": 2, "self-2": 3, "self-10": 3, "mixed-5-k8": 4}
 
 
 def _spec(arm: Arm) -> cv.Spec:
@@ -119,7 +127,13 @@ def _spec(arm: Arm) -> cv.Spec:
     label = {"full": f"{n} full", "mixed": f"{n} full + slice labels", "self": f"{n} full + self-training"}[arm.kind]
     text = (f"recipe-2d on every training case fully annotated (the accuracy study's {REFERENCE} unit)"
             if arm.n is None else DESCRIPTIONS[arm.kind].format(n=n))
-    return replace(ref, name=arm.name, label=label, description=text, phase=PHASES[arm.name],
+    options = ref.options
+    if arm.options:
+        changes = dict(arm.options)
+        label += ", " + ", ".join(f"{k} = {v}" for k, v in changes.items())
+        text += "; method options changed: " + ", ".join(f"{k} = {v}" for k, v in changes.items())
+        options = lambda: {**ref.options(), **changes}  # noqa: E731
+    return replace(ref, name=arm.name, label=label, description=text, phase=PHASES[arm.name], options=options,
                    train_fields=_train_fields(arm), study=STUDY)
 
 

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,7 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
         s, chosen = case_scores(folds, h.tta, h.cc, h.et, ET_THRESHOLDS) if folds else ({}, {})
         scores[arm.name] = s
         arms[arm.name] = {
-            "kind": arm.kind, "n_full": arm.n, "label": spec.label, "description": spec.description,
+            "kind": arm.kind, "n_full": arm.n, "tag": arm.tag, "label": spec.label, "description": spec.description,
             "iterations": spec.iterations, "folds_done": sorted(folds), "et_threshold_per_fold": chosen,
             "adopted_from": {k: d["adopted_from"] for k, d in folds.items() if d.get("adopted_from")},
             "train_minutes": {k: round(d["train_seconds"] / 60, 1) for k, d in folds.items() if d.get("train_seconds")},
@@ -122,6 +123,10 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
     for b in ("full-2", "full-5"):
         if slices_only and scores.get(b):
             comparisons[f"slices-only vs {b}"] = paired_wt(slices_only["per_case"], scores[b])
+    for arm in (a for a in ARMS if a.tag):  # a diagnostic variant against full-n and against its own arm
+        for b in (f"full-{arm.n}", replace(arm, tag="", options=()).name):
+            if scores.get(arm.name) and scores.get(b):
+                comparisons[f"{arm.name} vs {b}"] = paired(scores[arm.name], scores[b])
     for n in sorted({a.n for a in ARMS if a.n is not None}):
         pairs = [(f"mixed-{n}", f"full-{n}"), (f"self-{n}", f"full-{n}"), (f"mixed-{n}", f"self-{n}")]
         for a, b in pairs:
@@ -189,7 +194,8 @@ def unit_diagnostics(root: Path, name: str) -> dict:
 
 def acceptance(comparisons: dict, n_cases: int) -> dict:
     """The issue's test at 5 full cases: the best weak arm vs full-5 on WT, paired over every held-out case."""
-    rows = {k: v for k, v in comparisons.items() if k.endswith("vs full-5") and v.get("WT")}
+    at_5 = lambda name: name.split("-")[0] in ("mixed", "self") and name.split("-")[1] == "5"  # noqa: E731
+    rows = {k: v for k, v in comparisons.items() if k.endswith("vs full-5") and at_5(k.split(" vs ")[0]) and v.get("WT")}
     if not rows:
         return {"status": "not measured yet", "met": None}
     best = max(rows, key=lambda k: rows[k]["WT"]["mean_diff"])
@@ -216,7 +222,8 @@ def plot(record: dict, path: Path) -> Path | None:
     for ax, region in zip(axes, REGIONS):
         for kind, (colour, marker) in KIND_STYLE.items():
             # a kind's curve; full-all is every kind's right-hand end (no case is left to label cheaply)
-            points = sorted((a["minutes"], name) for name, a in arms.items() if a["per_case"] and a["summary"][region]
+            points = sorted((a["minutes"], name) for name, a in arms.items()
+                            if a["per_case"] and a["summary"][region] and not a.get("tag")
                             and (a["kind"] == kind or (a["n_full"] is None and kind in ("mixed", "self"))))
             if not points:
                 continue

@@ -56,7 +56,7 @@ class Curve:
         wt: dict[str, dict[int, float]] = {}
         weak: dict[str, dict[int, float]] = {}
         for arm in record["arms"].values():
-            if not arm["per_case"]:
+            if not arm["per_case"] or arm.get("tag"):  # diagnostic variants are not on the curve
                 continue
             n = n_all if arm["n_full"] is None else arm["n_full"]
             kinds = ("full", *WEAK_ARMS) if arm["n_full"] is None else (arm["kind"],)  # all full ends every curve
