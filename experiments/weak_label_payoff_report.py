@@ -332,9 +332,10 @@ def render(record: dict, figure: Path | None) -> str:
         lines.append(f"| {key} | {p['cases']} | " + " | ".join(cells) + " |")
     if not record["paired"]:
         lines.append("| (no pair of arms has results yet) | | | | |")
+    lines.append("")
     with_hd = [(n, a["hd95"]) for n, a in arms.items() if a.get("hd95")]
     if with_hd:
-        lines += ["### HD95", "", "Median over the cases scored (`python experiments/weak_label_payoff.py hd95`), "
+        lines += ["## HD95", "", "Median over the cases scored (`python experiments/weak_label_payoff.py hd95`), "
                   "headline variant, ET at each fold's chosen threshold; in brackets the cases with no finite distance "
                   "(region in only one of prediction and truth).", "",
                   "| arm | folds | cases | WT HD95 mm | TC HD95 mm | ET HD95 mm |", "|---|---|---|---|---|---|"]
@@ -358,7 +359,7 @@ def render(record: dict, figure: Path | None) -> str:
             lines.append(f"| {name} | {', '.join(map(str, d['folds']))} | " + " | ".join(auc + grad) + " |")
         lines.append("")
     acc = record["acceptance"]
-    lines += ["", "## Acceptance: the best weak-label arm at 5 fully annotated cases", ""]
+    lines += ["## Acceptance: the best weak-label arm at 5 fully annotated cases", ""]
     if acc["met"] is None and "best" not in acc:
         lines.append("Not measured yet: full-5 and a weak-label arm at 5 full cases need common held-out cases.")
     else:

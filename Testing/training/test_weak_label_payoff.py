@@ -179,7 +179,7 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
     assert data["acceptance"]["status"] == "not measured yet" and arms["self-2"]["pseudo"]["cases"] == 2
     text = (results / "weak-label-payoff.md").read_text()
     assert f"**Partial result.** 4 of {5 * len(payoff.ARMS)} units" in text and "| mixed-2 | 2 full + slice labels | 123 | 1/5 | 1 |" in text
-    assert "## Diagnostics" in text and "| mixed-2 | 0 |" in text and "### HD95" in text
+    assert "## Diagnostics" in text and "| mixed-2 | 0 |" in text and "## HD95" in text
     assert all(arms[n]["hd95"]["cases"] == 1 for n in unit) and not arms["full-5"]["hd95"]
     assert "**Smoke run**" in text and "Scribbles" in text and "python experiments/weak_label_payoff.py report" in text
     assert (results / "weak-label-payoff.png").read_bytes()[:4] == b"\x89PNG"
