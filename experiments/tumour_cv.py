@@ -152,7 +152,7 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
     Spec("segresnet-peer", "MONAI SegResNet, equal CPU budget", "peer-segresnet", lambda: {}, 0, Variant(True, 0.1, "cv"),
          "the peer (experiments/peer_segresnet.py): MONAI's BraTS bundle SegResNet (init 16, blocks 1-2-2-4) on 96³ "
          "crops of the same z-scored 1 mm arrays, the bundle's augmentation and soft Dice on WT/TC/ET sigmoids, "
-         "AdamW 1e-3 cosine, trained for as many seconds on one thread as recipe-2d took on the same fold",
+         "AdamW 1e-3 cosine, trained for as many CPU seconds (one thread) as recipe-2d took wall-clock seconds on the same fold",
          predictor="segresnet", phase=1, budget_of="recipe-2d"),
 ]}
 """Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
