@@ -166,10 +166,21 @@ def test_torchrun_trains_the_3d_stage_on_two_processes(tiny_dataset, tmp_path):
     assert finished["rank_digests"][0] == finished["rank_digests"][1]
 
 
-def test_torchrun_with_several_unfinished_stages_is_refused_before_anything_is_written(tiny_dataset, tmp_path,
-                                                                                        monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")  # what torchrun sets; the check runs before any process group
-    config = TrainConfig.read(write_config(tmp_path / "c.json", tiny_dataset, tmp_path / "run"))
-    with pytest.raises(WeakSegError, match="only its last stage"):
-        train(config)
-    assert not (tmp_path / "run").exists()
+def test_torchrun_trains_every_stage_of_the_2d3d_method_in_one_launch(tiny_dataset, tmp_path):
+    """2D stage(s), feature extraction and the 3D stage share one process group: both ranks end equal."""
+    import os
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path / "c.json", tiny_dataset, tmp_path / "ddp", validation_cases=[])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "weakseg", "train", "--config", str(config), "--no-progress", "--no-estimate"]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    stages = sorted(p.name for p in (tmp_path / "ddp" / "stages").iterdir() if (p / "model" / "card.json").is_file())
+    assert stages and all(s.startswith(("2d-", "pretrain-")) for s in stages)
+    for events in [tmp_path / "ddp" / "stages" / s / "events.jsonl" for s in stages] + [tmp_path / "ddp" / "events.jsonl"]:
+        finished = read_events(events)[-1]
+        assert finished["event"] == "done" and finished["world_size"] == 2, events
+        assert finished["rank_digests"][0] == finished["rank_digests"][1], events

@@ -8,6 +8,7 @@ write files.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -97,9 +98,34 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
+_SESSIONS = 0
+"""How many ``session`` blocks are open: inside one, a Trainer run keeps the process group for the next."""
+
+
+@contextmanager
+def session(device: torch.device):
+    """One process group for several training runs in a row (a staged method's stages): joining a new group
+    in the same processes after leaving one hangs or fails with gloo, so the group is left once, at the end."""
+    global _SESSIONS
+    info = setup(device)
+    _SESSIONS += 1
+    failed = True
+    try:
+        yield info
+        failed = False
+    finally:
+        _SESSIONS -= 1
+        cleanup(info, failed)
+
+
 def cleanup(info: DistInfo, failed: bool = False) -> None:
     """Leave the process group together: a rank that tears gloo down while its peer still talks to it
-    aborts in C++ ("terminate called without an active exception"), seen once in three runs here."""
+    aborts in C++ ("terminate called without an active exception"), seen once in three runs here.
+    Inside a ``session`` the ranks only wait for each other; the session leaves the group."""
+    if info.enabled and dist.is_initialized() and _SESSIONS > 0:
+        if not failed:
+            barrier(info)
+        return
     if info.enabled and dist.is_initialized():
         if not failed:
             try:

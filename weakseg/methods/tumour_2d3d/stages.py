@@ -73,30 +73,6 @@ def training_expects(files: list[Path]) -> dict[str, Any]:
     return {"spacing_mm": list(spacings[0])}
 
 
-def planned_stages(cfg: Tumour2D3DConfig, pretrain: bool) -> list[str]:
-    """Stage names in training order (the 3D stage last)."""
-    names = []
-    for orientation in cfg.orientations:
-        names += [f"pretrain-{orientation}-{s}" for s in cfg.sequences] if pretrain else []
-        names += [f"2d-{orientation}"] + [f"2d-{orientation}-fold{f}" for f in range(cfg.oof_folds)]
-    return names + ["3d"]
-
-
-def check_launch(out: Path, names: list[str]) -> None:
-    """Under torchrun only one stage may run per launch: the engine leaves the process group after each
-    ``Trainer`` run and joining a new one in the same processes hangs or fails (seen with gloo)."""
-    from weakseg.training import distributed
-    from weakseg.training.engine import MODEL_FOLDER
-
-    if not distributed.from_environment().enabled:
-        return
-    left = [n for n in names if not ((out if n == "3d" else out / STAGES / n) / MODEL_FOLDER / "card.json").is_file()]
-    if len(left) > 1:
-        raise WeakSegError(f"under torchrun this method can run only its last stage (3D); {len(left)} stages are "
-                           f"unfinished ({', '.join(left[:3])}{', …' if len(left) > 3 else ''}): train them in one "
-                           "process first (stop it once the 3D stage starts), then resume under torchrun", out)
-
-
 def train_all(config, method: str, defaults: dict[str, Any] | None = None, progress=None,
               cancel: threading.Event | None = None) -> Path:
     """Every stage of the 2D-3D method (or of the standard 3D baseline) in order; the final model folder."""
@@ -117,7 +93,14 @@ def train_all(config, method: str, defaults: dict[str, Any] | None = None, progr
         raise WeakSegError(f"no training case has every sequence the model needs ({', '.join(cfg.sequences)})",
                            config.dataset)
     pretrain = cfg.pretrain == "on" or (cfg.pretrain == "auto" and len(complete) < len(have))
-    check_launch(out, planned_stages(cfg, pretrain))
+    with distributed.session(resolve_device(config.device)):  # under torchrun: every stage in one process group
+        return _train_stages(config, cfg, method, options, have, validation, complete, pretrain, out, progress, cancel)
+
+
+def _train_stages(config, cfg: Tumour2D3DConfig, method: str, options: dict[str, Any], have, validation, complete,
+                  pretrain: bool, out: Path, progress, cancel) -> Path:
+    from weakseg.inference.engine import resolve_device
+    from weakseg.training import distributed
     iterations_2d = cfg.iterations_2d or config.iterations
     iterations_pretrain = cfg.iterations_pretrain or iterations_2d
     stage_of = lambda name: Tumour2D3DConfig.from_dict({**options, "stage": name}, method)  # noqa: E731
