@@ -14,11 +14,18 @@ import weakseg
 from weakseg.inference.engine import InferenceConfig, cpu_threads, predict_slices, resolve_device
 from weakseg.inference.segment import SegmentationResult
 from weakseg.methods.oar.data import _on_1mm, pick_input
+from weakseg.methods.oar.fast_network import InferenceNetwork
 from weakseg.methods.oar.sampling import PLANE_AXES
+from weakseg.methods.oar.windows import WindowConfig, head_extent, put, slice_windows, take
 from weakseg.oar.classes import CLASSES, ORGANS
 from weakseg.oar.intensity import foreground, normalise_head
 from weakseg.oar.postprocess import PostConfig, postprocess
 from weakseg.oar.rules import left_is_high_x_of, majority_vote
+
+
+CPU_BATCH = 4
+"""Slices per forward pass on CPU: 4 keeps a batch's feature maps near the cache (measured 10-20 %
+faster than 16, the engine's CPU cap; docs/results/oar-bench.md)."""
 
 
 def head_box(array: np.ndarray, margin: int = 4) -> tuple[slice, ...]:
@@ -30,15 +37,29 @@ def head_box(array: np.ndarray, margin: int = 4) -> tuple[slice, ...]:
 
 
 def class_probabilities(network, image: np.ndarray, orientations, config: InferenceConfig, progress=None,
-                        cancel=None) -> dict[str, np.ndarray]:
-    """Per orientation, sigmoid probabilities (C, z, y, x) of each class head."""
+                        cancel=None, window: WindowConfig | None = WindowConfig(),
+                        precision: str = "float32") -> dict[str, np.ndarray]:
+    """Per orientation, sigmoid probabilities (C, z, y, x) of each class head (0 outside the head's window).
+
+    ``window`` None runs the network on every slice of the whole array (the reference the
+    cropped path is checked against); otherwise only on the head's slices, each cut to an
+    aligned window around the head (``weakseg.methods.oar.windows``). ``precision``: see
+    ``InferenceNetwork`` (a network already wrapped keeps its own).
+    """
+    fast = network if isinstance(network, InferenceNetwork) else InferenceNetwork(network, precision)
+    extent = head_extent(image, window.level) if window is not None else None
+    multiple = getattr(getattr(network, "config", None), "multiple", 16)
     out = {}
     for orientation in orientations:
         axis, (a, b) = PLANE_AXES[orientation]
-        stack = np.ascontiguousarray(np.transpose(image, (axis, a, b)))[None]
-        probs, _ = predict_slices(network, stack, config, activation="sigmoid", progress=progress, cancel=cancel)
-        inverse = np.argsort((axis, a, b))
-        out[orientation] = np.transpose(probs, (0, *(1 + inverse)))
+        moved = np.transpose(image, (axis, a, b))
+        windows = (tuple((0, n) for n in moved.shape) if extent is None else
+                   slice_windows(extent, image.shape, axis, (a, b), window, multiple))
+        stack = take(moved, windows)[None]
+        probs, _ = predict_slices(fast, stack, config, activation="sigmoid", progress=progress, cancel=cancel)
+        full = np.zeros((probs.shape[0], *moved.shape), np.float32)
+        put(full, probs, windows)
+        out[orientation] = np.transpose(full, (0, *(1 + np.argsort((axis, a, b)))))
     return out
 
 
@@ -84,8 +105,10 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     box = head_box(array)
     image = array[box]
     t_pre = time.perf_counter()
-    run = replace(config, device=str(device), tta=False)
-    probs = class_probabilities(model.network, image, inference.get("orientations", ("axial", "coronal", "sagittal")),
+    run = replace(config, device=str(device), tta=False,
+                  batch_size=config.batch_size or (CPU_BATCH if device.type == "cpu" else None))
+    network = InferenceNetwork(model.network, inference.get("precision", "float32"))
+    probs = class_probabilities(network, image, inference.get("orientations", ("axial", "coronal", "sagittal")),
                                 run, progress, cancel)
     t_pred = time.perf_counter()
     organs = postprocess(vote(probs, thresholds_of(card)), image, (1.0, 1.0, 1.0), left_is_high_x_of(work.GetDirection()), PostConfig())
@@ -95,14 +118,16 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     on_work.CopyInformation(work)
     labels = sitk.Resample(on_work, case.grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
     labels.CopyInformation(case.grid)
-    mean = np.mean([p for p in probs.values()], axis=0).astype(np.float16)
+    mean = mean_probability(probs)
     provenance = {
         "model_id": card.id, "model_version": card.version_label, "model_sha256": card.weights.get("sha256"),
         "method": card.method, "weakseg_version": weakseg.__version__, "torch_version": torch.__version__,
         "device": str(device), "input": name, "orientations": list(probs), "tta": False,
         "threads": torch.get_num_threads() if device.type == "cpu" else None, "case_id": case_id or case.case_id,
         "sources": {k: "withheld (case id given)" if case_id else str(v) for k, v in case.sources.items()},
-        "working_grid": "1 mm LPS", "seconds": {"preprocess": round(t_pre - started, 3),
+        "working_grid": "1 mm LPS",
+        "network_precision": "bfloat16" if network.uses_bfloat16(device) else "float32",
+        "network_window": "head extent, pooling-aligned (weakseg.methods.oar.windows)", "seconds": {"preprocess": round(t_pre - started, 3),
                                                 "predict": round(t_pred - t_pre, 3),
                                                 "total": round(time.perf_counter() - started, 3)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -113,16 +138,30 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     return result
 
 
+def mean_probability(probabilities: dict[str, np.ndarray]) -> np.ndarray:
+    """float16 mean of the orientations' probabilities, summed in place (no stacked copy of all three)."""
+    arrays = list(probabilities.values())
+    total = np.array(arrays[0], np.float32)
+    for array in arrays[1:]:
+        total += array
+    total /= len(arrays)
+    return total.astype(np.float16)
+
+
 def slice_table(work: sitk.Image, box, labels: np.ndarray, probs: np.ndarray) -> list[dict]:
     """One row per axial slice of the 1 mm grid: highest class probability and voxels per organ."""
-    rows = []
     z0 = box[0].start or 0
+    depth = labels.shape[0]
+    top = probs.reshape(probs.shape[0], depth, -1).max(2).astype(np.float64)  # (C, z)
+    counts = np.bincount((np.arange(depth)[:, None] * 256 + labels.reshape(depth, -1)).ravel(),
+                         minlength=depth * 256).reshape(depth, 256)
+    rows = []
     for z in range(work.GetSize()[2]):
         row = {"slice": z, "z_mm": round(float(work.TransformIndexToPhysicalPoint((0, 0, z))[2]), 3)}
-        inside = z0 <= z < z0 + labels.shape[0]
+        inside = z0 <= z < z0 + depth
         for c, name in enumerate(CLASSES):
-            row[f"p_{name}"] = round(float(probs[c, z - z0].max()), 4) if inside else 0.0
+            row[f"p_{name}"] = round(float(top[c, z - z0]), 4) if inside else 0.0
         for organ in ORGANS:
-            row[f"voxels_{organ.name}"] = int(np.count_nonzero(labels[z - z0] == organ.value)) if inside else 0
+            row[f"voxels_{organ.name}"] = int(counts[z - z0, organ.value]) if inside else 0
         rows.append(row)
     return rows
