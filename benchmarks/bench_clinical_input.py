@@ -82,7 +82,7 @@ def measure_with(case, raw, motions, truth, model, config) -> dict:
     from weakseg.clinical import ClinicalConfig, Expects, prepare, segment_prepared
     from weakseg.clinical.register import _foreground_points, mean_displacement
 
-    out = {"interpolation": ClinicalConfig().interpolation, "brain_margin_mm": ClinicalConfig().brain.dilate_mm}
+    out = pipeline_settings()
     started = time.perf_counter()
     prepared = prepare(raw, Expects.from_card(model.card), ClinicalConfig(mode="auto"))
     result = segment_prepared(prepared, model, config)
@@ -98,6 +98,23 @@ def measure_with(case, raw, motions, truth, model, config) -> dict:
     return out
 
 
+def pipeline_settings() -> dict:
+    """What a cached row's pipeline part depends on (a change re-measures that part)."""
+    from dataclasses import asdict
+
+    from weakseg.clinical import ClinicalConfig
+
+    config = ClinicalConfig()
+    return {"interpolation": config.interpolation, "brain_margin_mm": config.brain.dilate_mm,
+            "registration": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.registration).items()}}
+
+
+def model_label() -> str:
+    from weakseg.models import load_model
+
+    return load_model("default").card.version_label
+
+
 def measure_case(folder: Path, seed: int, threads: int, row: dict | None = None) -> dict:
     """A case row; given a cached ``row`` made with other pipeline settings, only the pipeline's part
     (and the brain-mask check) is redone."""
@@ -111,7 +128,7 @@ def measure_case(folder: Path, seed: int, threads: int, row: dict | None = None)
     if row is not None:
         return {**row, **measure_with(case, raw, motions, truth, model, config), "brain_extraction": brain_kept(case)}
     grid = raw.grid
-    out = {"case": folder.name, "seed": seed}
+    out = {"case": folder.name, "seed": seed, "model": model.card.version_label}
     started = time.perf_counter()
     original = segment_case(case, model, config)
     out["original"] = region_dice(labels_onto(original.labels, grid), truth)
@@ -209,7 +226,8 @@ def report(rows: list[dict], times: dict, args) -> str:
 
     lines = ["# Clinical input: preprocessing measured on de-preprocessed BraTS cases", "",
              f"Produced by `python benchmarks/bench_clinical_input.py --cases {args.cases} --repeats {args.repeats} "
-             f"--threads {args.threads}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"--threads {args.threads}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with model "
+             f"`{rows[0].get('model', 'default-tumour 1.0.0')}`, "
              f"Python {platform.python_version()}, {os.cpu_count()} CPU cores (shared with other jobs). "
              "Raw numbers: `clinical-input.json`.", "",
              "## Protocol", "",
@@ -309,14 +327,15 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     cases = sorted(p for p in BRATS.iterdir() if p.is_dir())[: args.cases]
-    from weakseg.clinical import ClinicalConfig
 
-    current = (ClinicalConfig().interpolation, ClinicalConfig().brain.dilate_mm)
+    current, model = pipeline_settings(), model_label()
     rows = []
     for seed, folder in enumerate(cases):
         cached = args.work / f"{folder.name}.json"
         old = json.loads(cached.read_text()) if cached.exists() else None
-        if old is None or (old.get("interpolation", "linear"), old.get("brain_margin_mm", 3.0)) != current:
+        if old is not None and old.get("model") != model:
+            old = None  # another default model: every number of the row is re-measured
+        if old is None or {k: old.get(k) for k in current} != current:
             row = measure_case(folder, seed, args.threads, old)
             tmp = cached.with_suffix(".tmp")
             tmp.write_text(json.dumps(row, indent=1))

@@ -101,7 +101,7 @@ def gradcam_baseline(model, case) -> np.ndarray:
 def score_case(model, folder: Path) -> dict:
     """Every stage's 3D WT Dice and per-slice smoothed Dice, classifier scores, difference scores, timings."""
     from weakseg.io.case import load_case
-    from weakseg.methods.gan_seeds.predict import predict
+    from weakseg.methods.gan_seeds.case_prediction import predict
     from weakseg.metrics import confusion, dice, slice_dice
 
     case = load_case(folder, log_warnings=False)

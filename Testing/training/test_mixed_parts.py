@@ -76,7 +76,8 @@ def test_batch_composition_k_m_n(tiny_dataset):
     method = MixedMethod(config)
     network = method.build_network()
     sizes = method.prepare([full, weak], network)
-    assert min(sizes.values()) > 0
+    assert min(v for k, v in sizes.items() if k != "scribbled") > 0
+    assert sizes["scribbled"] == 0  # no strokes: no scribble rows, the batch is paper 001's
     batch = method.draw_batch(np.random.default_rng(0))
     images, masks, targets = batch["images"], batch["masks"], batch["branch_targets"]
     assert images.shape[0] == 9 and masks.shape[0] == 5 and targets.shape == (1, 9)
@@ -86,6 +87,14 @@ def test_batch_composition_k_m_n(tiny_dataset):
     # the same rng gives the same batch (resumable without sampler state)
     again = method.draw_batch(np.random.default_rng(0))
     assert torch.equal(again["images"], images) and torch.equal(again["masks"], masks)
+    # with strokes on the weak case: s scribbled rows after the negatives, carrying forbidden-class bits
+    stroked = weak_from_full(load_training_case(tiny_dataset / "Phantom_0001", data, keep_full=True),
+                             kinds=("slices", "scribbles"), seed=1)
+    method = MixedMethod(MixedConfig(**{**config.to_dict(), "s": 2}))
+    assert method.prepare([full, stroked], network)["scribbled"] > 0
+    batch = method.draw_batch(np.random.default_rng(0))
+    assert batch["masks"].shape[0] == 7 and int(batch["n_full"]) == 5 and batch["images"].shape[0] == 11
+    assert (batch["masks"][5:].flatten(1).amax(1) > 0).all()  # every scribbled row holds a stroke
 
 
 def test_multiclass_refuses_data_without_a_class(tiny_dataset):

@@ -76,7 +76,9 @@ class MixedConfig(Options):
 
     mode: 'multiclass' (4 classes, one branch per tumour class) or a binary region 'WT'/'TC'/'ET'.
     branch: False gives the standard-supervision baseline (no branch, fully annotated cases only).
-    k, m, n: fully annotated positives, negatives and slice-labelled positives per batch.
+    k, m, n: fully annotated positives, negatives and slice-labelled positives per batch;
+      s: scribbled slices of not fully annotated cases per batch (their strokes train the segmentation
+      through a partial cross-entropy weighted ``scribble_weight``; used only when some case has strokes).
     fill_weak_with_full: when no case is slice-labelled, the n slots take more fully annotated positives.
     class_weights: t_c per class (None: 0.7/0.3 binary, 0.7/0.1/0.1/0.1 multiclass); a: weight of the
       segmentation loss (None: 0.7 binary, 0.3 multiclass).
@@ -102,6 +104,8 @@ class MixedConfig(Options):
     k: int = 4
     m: int = 2
     n: int = 4
+    s: int = 2
+    scribble_weight: float = 1.0
     fill_weak_with_full: bool = True
     class_weights: tuple[float, ...] | None = None
     a: float | None = None
@@ -144,8 +148,10 @@ class MixedConfig(Options):
             raise WeakSegError(f"unknown optimizer '{self.optimizer}' (expected ngsgd or adamw)")
         if self.schedule not in (None, "plateau", "cosine", "none"):
             raise WeakSegError(f"unknown schedule '{self.schedule}' (expected plateau, cosine or none)")
-        if min(self.k, self.m, self.n) < 0 or self.k + self.n == 0:
-            raise WeakSegError(f"invalid batch composition k={self.k}, m={self.m}, n={self.n}")
+        if min(self.k, self.m, self.n, self.s) < 0 or self.k + self.n + self.s == 0:
+            raise WeakSegError(f"invalid batch composition k={self.k}, m={self.m}, n={self.n}, s={self.s}")
+        if self.scribble_weight < 0:
+            raise WeakSegError(f"scribble_weight must be >= 0, got {self.scribble_weight}")
         if self.class_weights is not None and len(self.class_weights) != self.n_classes:
             raise WeakSegError(f"class_weights needs {self.n_classes} values for mode {self.mode}")
 
@@ -204,14 +210,16 @@ class MixedConfig(Options):
 
 @dataclass
 class Pools:
-    """(case index, slice) pairs: fully annotated positives, negatives, slice-labelled positives."""
+    """(case index, slice) pairs: fully annotated positives, negatives, slice-labelled positives, scribbled slices."""
 
     full: np.ndarray
     negative: np.ndarray
     weak: np.ndarray
+    scribble: np.ndarray
 
     def sizes(self) -> dict[str, int]:
-        return {"full_positive": len(self.full), "negative": len(self.negative), "weak_positive": len(self.weak)}
+        return {"full_positive": len(self.full), "negative": len(self.negative), "weak_positive": len(self.weak),
+                "scribbled": len(self.scribble)}
 
 
 def seg_loss(logits: torch.Tensor, target: torch.Tensor, weights: tuple[float, ...]) -> torch.Tensor:
@@ -264,9 +272,12 @@ class MixedMethod:
         cfg = self.config
         self.cases = cases
         target = self._target_classes()
-        full, negative, weak = [], [], []
+        full, negative, weak, scribbled = [], [], [], []
         for index, case in enumerate(cases):
             ok = self._slice_ok(case)
+            if not case.full and case.scribbles is not None:
+                stroked = case.scribbles.reshape(case.depth, -1).any(1)
+                scribbled += [(index, z) for z in np.flatnonzero(ok & stroked)]
             present = presence(case, target)
             if case.full:
                 for z in np.flatnonzero(ok & (present == PRESENT)):
@@ -278,16 +289,18 @@ class MixedMethod:
                 for z in np.flatnonzero(ok & (present == PRESENT)):
                     weak.append((index, z))
         as_array = lambda items: np.array(items, dtype=np.int64).reshape(-1, 2)  # noqa: E731
-        self.pools = Pools(as_array(full), as_array(negative), as_array(weak))
-        if not len(self.pools.full):
-            raise WeakSegError("no fully annotated slice contains the target; check the dataset's labels")
+        self.pools = Pools(as_array(full), as_array(negative), as_array(weak), as_array(scribbled))
+        if not len(self.pools.full) and not (cfg.s and len(self.pools.scribble)):
+            raise WeakSegError("no fully annotated slice contains the target, and no case has scribbles; check the "
+                               "dataset's labels")
         if cfg.m and not len(self.pools.negative):
             raise WeakSegError("no tumour-free slice to draw negatives from")
         if cfg.branch and cfg.n and not len(self.pools.weak) and not cfg.fill_weak_with_full:
             raise WeakSegError("no slice-labelled tumour slice (P_WA is empty) and fill_weak_with_full is off")
         if cfg.mode == "multiclass":
             for c, name in zip((1, 2, 3), ("necrosis", "edema", "enhancing")):
-                if not any((presence(case, (c,)) == PRESENT).any() for case in cases if case.full or cfg.branch):
+                if len(self.pools.full) and not any((presence(case, (c,)) == PRESENT).any()
+                                                    for case in cases if case.full or cfg.branch):
                     raise WeakSegError(f"class '{name}' never occurs in the training data; a 4-class model cannot learn it")
         multiple = network.config.multiple if network.config.same_padding else 1
         h = max(c.stack.shape[2] for c in cases)
@@ -299,26 +312,33 @@ class MixedMethod:
         return self.pools.sizes()
 
     # --- batches -------------------------------------------------------------------------------------
-    def _compose(self, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
-        """Rows (case, z) in the order FA positives, negatives, slice-labelled positives; k and k + m."""
+    def _compose(self, rng: np.random.Generator) -> tuple[np.ndarray, int, int, int]:
+        """Rows (case, z) in the order FA positives, negatives, scribbled slices, slice-labelled positives;
+        k, k + m and k + m + s (the rows the segmentation loss sees)."""
         cfg, pools = self.config, self.pools
         k, n = cfg.k, cfg.n if cfg.branch else 0
+        s = cfg.s if len(pools.scribble) else 0
         if n and not len(pools.weak):
             k, n = k + n, 0
-        parts = [pools.full[rng.integers(0, len(pools.full), k)]]
-        if cfg.m:
+        if not len(pools.full):  # scribbles only: their slots take the fully annotated ones
+            k, s = 0, s + k
+        parts = [pools.full[rng.integers(0, len(pools.full), k)]] if k else []
+        if cfg.m and len(pools.negative):
             parts.append(pools.negative[rng.integers(0, len(pools.negative), cfg.m)])
+        m = cfg.m if len(pools.negative) else 0
+        if s:
+            parts.append(pools.scribble[rng.integers(0, len(pools.scribble), s)])
         if n:
             parts.append(pools.weak[rng.integers(0, len(pools.weak), n)])
-        return np.concatenate(parts), k, k + cfg.m
+        return np.concatenate(parts), k, k + m, k + m + s
 
     def draw_batch(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """One batch of numpy-built tensors (CPU): images, masks for the first k + m, branch labels."""
         cfg = self.config
         for _attempt in range(max(1, cfg.max_redraws)):
-            rows, k, n_seg = self._compose(rng)
+            rows, k, n_full, n_seg = self._compose(rng)
             labels = np.stack([self.cases[i].slice_labels[z] for i, z in rows])
-            if cfg.mode != "multiclass" or (labels == PRESENT).any(0).all():
+            if cfg.mode != "multiclass" or n_full < n_seg or (labels == PRESENT).any(0).all():
                 # each tumour class at least once per batch (paper 001, multiclass)
                 break
         else:
@@ -334,7 +354,9 @@ class MixedMethod:
             images[b, :, top:top + sh, left:left + sw] = case.stack[:, z]
             if b < k:
                 masks[b, top:top + sh, left:left + sw] = self._map_classes(case.classes[z])
-            # negatives (and weak slices never reach here) keep an all-zero mask
+            elif n_full <= b < n_seg:  # forbidden-class bits: 0 (no stroke) is also what padding and warps add
+                masks[b, top:top + sh, left:left + sw] = case.scribbles[z]
+            # negatives keep an all-zero mask (background); slice-labelled rows have none
         augmenting = self.recipe is not None and self.recipe.augment
         if not augmenting:  # paper 001: a share of the batch mirrored left-right
             flips = rng.choice(len(rows), int(round(cfg.flip_fraction * len(rows))), replace=False)
@@ -352,6 +374,7 @@ class MixedMethod:
                                                       generator_from(rng))
         if branch_targets:
             batch["branch_targets"] = torch.from_numpy(np.stack(branch_targets))  # [branches, B], -1 = unknown
+        batch["n_full"] = torch.tensor(n_full)  # masks[:n_full] are classes, masks[n_full:] scribble bits
         return batch
 
     def _map_classes(self, classes: np.ndarray) -> np.ndarray:
@@ -368,7 +391,10 @@ class MixedMethod:
         seg, branches = network(images, n_seg=masks.shape[0])
         if seg.shape[-2:] != masks.shape[-2:]:
             seg = seg[..., :masks.shape[-2], :masks.shape[-1]]
-        loss_s = self._seg_loss(seg, masks)
+        n_full = int(batch.get("n_full", masks.shape[0]))
+        loss_s = self._seg_loss(seg[:n_full], masks[:n_full]) if n_full else seg.sum() * 0.0
+        if n_full < masks.shape[0]:
+            loss_s = loss_s + cfg.scribble_weight * self._scribble_loss(seg[n_full:], masks[n_full:])
         if not branches:
             value = loss_s.detach().item()
             return loss_s, {"loss": value, "loss_seg": value}
@@ -390,6 +416,18 @@ class MixedMethod:
         if self.recipe.regions:
             return losses.region_dice_bce_loss(seg, masks)
         return losses.dice_ce_loss(seg, masks)
+
+    def _scribble_loss(self, seg: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+        from weakseg.training import scribbles
+
+        if self.recipe is not None and self.recipe.regions:
+            return scribbles.partial_region_bce(seg, bits)
+        if self.config.mode == "multiclass":
+            groups = [(0,), (1,), (2,), (3,)]
+        else:
+            region = REGION_CLASSES[self.config.mode]
+            groups = [tuple(c for c in range(4) if c not in region), tuple(region)]
+        return scribbles.partial_ce(seg, bits, groups)
 
     def build_optimizer(self, network: nn.Module, iterations: int):
         cfg = self.config

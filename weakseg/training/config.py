@@ -8,7 +8,7 @@ Everything that changes what a run computes is here or in the method's own confi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ class TrainConfig:
     train_cases / validation_cases: case ids; None trains on every case not held out.
     full_cases: ids trained with their voxel labels; the other training cases are
       slice-labelled (weak labels from the store, or derived from their ground truth
-      when ``derive_weak`` is set). None = every case with labels is fully annotated.
+      when ``derive_weak`` is set: the ``derive_weak_kinds`` "slices" and/or "scribbles", as a
+      simulated annotator would give them). None = every case with labels is fully annotated.
     checkpoint_every: iterations between atomic checkpoints; validate_every: between
       validations on ``validation_cases`` (0 = only at the end, if any).
     description / licence: copied into the model card (licence defaults to the BraTS note).
@@ -53,6 +54,7 @@ class TrainConfig:
     full_cases: list[str] | None = None
     derive_weak: bool = False
     derive_weak_erosion: int = spec(0, minimum=0, maximum=100)
+    derive_weak_kinds: list[str] = field(default_factory=lambda: ["slices"])
     checkpoint_every: int = spec(100, minimum=1)
     validate_every: int = spec(0, minimum=0)
     log_every: int = spec(10, minimum=1)
@@ -70,6 +72,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "training option ")
+        from weakseg.training.data import WEAK_KINDS
+
+        kinds = list(self.derive_weak_kinds or [])
+        if not kinds or not set(kinds) <= set(WEAK_KINDS):
+            raise WeakSegError(f"training option derive_weak_kinds must list {' and/or '.join(WEAK_KINDS)}, "
+                               f"got {kinds}")
         if self.family:
             safe_name(self.family, "training option family")
 
@@ -99,7 +107,10 @@ class TrainConfig:
 
 def check_resumable(saved: dict[str, Any], current: dict[str, Any], path: str | Path) -> None:
     """Refuse to resume when a setting that changes the result differs from the saved run."""
+    defaults = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+                for f in fields(TrainConfig)}
+    # a setting added after the run was saved is compared with its default (the value the run had)
     changed = sorted(k for k in set(saved) | set(current)
-                     if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k))
+                     if k not in RESUMABLE_CHANGES and saved.get(k, defaults.get(k)) != current.get(k, defaults.get(k)))
     if changed:
         raise WeakSegError(f"cannot resume: setting(s) {', '.join(changed)} differ from the saved run", path)

@@ -54,6 +54,10 @@ class TrainingCase:
     region_labels: dict[str, np.ndarray] = field(default_factory=dict)
     z_offset: int = 0
     grid_depth: int = 0
+    box: tuple[tuple[int, int], ...] | None = None
+    scribbles: np.ndarray | None = None
+    """(z, h, w) uint8 forbidden-class bits at training resolution (``weakseg.training.scribbles``; 0 = no
+    stroke), or None; box: the brain box on the canonical grid, (start, stop) per axis."""
 
     @property
     def depth(self) -> int:
@@ -131,19 +135,22 @@ def load_training_case(folder: str | Path, config: DataConfig, *, keep_full: boo
     folder = Path(folder)
     entry = case_cache.entry_path(cache_dir, folder, config.key()) if cache_dir else None
     cached = case_cache.read_entry(entry) if entry is not None else None
+    if cached is not None and "box" not in cached[0]:
+        cached = None  # written before boxes were kept (scribbles need it): made again once
     if cached is not None:
         meta, data = cached
         classes = data.get("classes")
         full = data.get("classes_full") if keep_full else None
         return TrainingCase(meta["case_id"], data["stack"], classes, np.asarray(data["slice_labels"]),
                             np.asarray(data["usable"]), classes is not None, full, {}, meta["z_offset"],
-                            meta["grid_depth"])
+                            meta["grid_depth"], tuple(tuple(b) for b in meta["box"]))
     case = load_case(folder)
-    stack, classes, classes_full, slice_labels, usable, (z_offset, grid_depth) = _arrays(case, config)
+    stack, classes, classes_full, slice_labels, usable, (z_offset, grid_depth), box = _arrays(case, config)
     result = TrainingCase(case.case_id, stack, classes, slice_labels, usable, classes is not None,
-                          classes_full if keep_full else None, {}, z_offset, grid_depth)
+                          classes_full if keep_full else None, {}, z_offset, grid_depth, box)
     if entry is not None:
-        case_cache.write_entry(entry, {"case_id": case.case_id, "z_offset": int(z_offset), "grid_depth": int(grid_depth)},
+        case_cache.write_entry(entry, {"case_id": case.case_id, "z_offset": int(z_offset), "grid_depth": int(grid_depth),
+                                       "box": [list(b) for b in box]},
                                {"stack": stack, "classes": classes, "classes_full": classes_full,
                                 "slice_labels": slice_labels, "usable": usable})
     return result
@@ -173,10 +180,12 @@ def _arrays(case: Case, config: DataConfig):
     small = shrink_stack(stack, config.inplane_downsample).astype(np.float16)
     usable = (stack != 0).any(0).reshape(stack.shape[1], -1).sum(1) >= config.brain_fraction * full_area
     z_extent = (box[0].start or 0, case.grid.GetSize()[2])
+    shape = sitk.GetArrayViewFromImage(case.grid).shape
+    bounds = tuple((b.start or 0, n if b.stop is None else b.stop) for b, n in zip(box, shape))
     if classes_full is None:
-        return small, None, None, np.full((stack.shape[1], 3), UNKNOWN, np.int8), usable, z_extent
+        return small, None, None, np.full((stack.shape[1], 3), UNKNOWN, np.int8), usable, z_extent, bounds
     classes = shrink_classes(classes_full, config.inplane_downsample)
-    return small, classes, classes_full, slice_presence(classes_full), usable, z_extent
+    return small, classes, classes_full, slice_presence(classes_full), usable, z_extent, bounds
 
 
 def dataset_folders(dataset: str | Path) -> list[Path]:
@@ -219,26 +228,52 @@ def presence(case: TrainingCase, classes: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def weak_from_full(case: TrainingCase, erode_iterations: int = 0) -> TrainingCase:
-    """Keep only slice labels of a fully annotated case, as an annotator's slice ranges would give.
+WEAK_KINDS = ("slices", "scribbles")
+"""What ``weak_from_full`` can simulate an annotator giving."""
 
-    Labels come from ``weakseg.labels.derive.slice_labels_from_mask`` (the project's one
-    derivation, as paper 001's experiments did), per class and per region, after eroding
-    each mask in-plane ``erode_iterations`` times so slivers count as absent. Needs
-    ``classes_full`` (load with ``keep_full=True``).
+
+def weak_from_full(case: TrainingCase, erode_iterations: int = 0, kinds: tuple[str, ...] = ("slices",),
+                   seed: int = 0) -> TrainingCase:
+    """Keep only what an annotator's weak labels would give of a fully annotated case.
+
+    ``slices``: slice labels from ``weakseg.labels.derive.slice_labels_from_mask`` (the project's
+    one derivation, as paper 001's experiments did), per class and per region, after eroding each
+    mask in-plane ``erode_iterations`` times so slivers count as absent. ``scribbles``: the whole
+    tumour's strokes from ``weakseg.labels.derive.scribbles_from_mask`` (its default simulated
+    annotator, seeded by ``seed``; background strokes inside the brain). Needs ``classes_full``
+    (load with ``keep_full=True``).
     """
-    from weakseg.labels.derive import slice_labels_from_mask
+    from weakseg.labels.derive import scribbles_from_mask, slice_labels_from_mask
+    from weakseg.training.scribbles import forbidden_bits, shrink_bits
 
+    unknown = set(kinds) - set(WEAK_KINDS)
+    if unknown or not kinds:
+        raise WeakSegError(f"weak label kinds {sorted(unknown) or '(none)'} cannot be derived (expected "
+                           f"{' and/or '.join(WEAK_KINDS)})")
     if case.classes_full is None:
-        raise WeakSegError("deriving slice labels needs the case's full-resolution labels", case.case_id)
+        raise WeakSegError("deriving weak labels needs the case's full-resolution labels", case.case_id)
     full = case.classes_full
-    per_class = np.stack([slice_labels_from_mask(full == c, 0, erode_iterations=erode_iterations)
-                          for c in (1, 2, 3)], 1).astype(np.int8)
-    regions = {name: np.asarray(slice_labels_from_mask(np.isin(full, classes), 0, erode_iterations=erode_iterations),
-                                np.int8)
-               for classes, name in REGION_OF.items()}
+    per_class = np.full((full.shape[0], 3), UNKNOWN, np.int8)
+    regions: dict[str, np.ndarray] = {}
+    if "slices" in kinds:
+        per_class = np.stack([slice_labels_from_mask(full == c, 0, erode_iterations=erode_iterations)
+                              for c in (1, 2, 3)], 1).astype(np.int8)
+        regions = {name: np.asarray(slice_labels_from_mask(np.isin(full, classes), 0,
+                                                           erode_iterations=erode_iterations), np.int8)
+                   for classes, name in REGION_OF.items()}
+    scribbles = None
+    if "scribbles" in kinds:
+        brain = _brain_at_full_resolution(case, full.shape)
+        strokes = scribbles_from_mask(full > 0, np.random.default_rng(seed), within=brain)
+        scribbles = shrink_bits(forbidden_bits({"WT": strokes}), case.stack.shape[2:])
     return TrainingCase(case.case_id, case.stack, None, per_class, case.usable, False, None, regions, case.z_offset,
-                        case.grid_depth)
+                        case.grid_depth, case.box, scribbles)
+
+
+def _brain_at_full_resolution(case: TrainingCase, shape: tuple[int, ...]) -> np.ndarray:
+    """Where the (possibly shrunk) stack has signal, brought to the full-resolution grid ``shape``."""
+    inside = torch.from_numpy((np.asarray(case.stack) != 0).any(0).astype(np.float32))[:, None]
+    return F.interpolate(inside, size=shape[1:], mode="nearest")[:, 0].numpy() > 0
 
 
 def weak_from_store(case: TrainingCase, store) -> TrainingCase:
@@ -274,4 +309,27 @@ def weak_from_store(case: TrainingCase, store) -> TrainingCase:
         unknown = per_class[:, 2] == UNKNOWN
         per_class[unknown & (regions["ET"] == PRESENT), 2] = PRESENT
     return TrainingCase(case.case_id, case.stack, None, per_class, case.usable, False, None, regions, case.z_offset,
-                        case.grid_depth)
+                        case.grid_depth, case.box, _store_scribbles(case, store))
+
+
+def _store_scribbles(case: TrainingCase, store) -> np.ndarray | None:
+    """The store's strokes (every class it has them for) as forbidden-class bits on the training arrays."""
+    from weakseg.training.scribbles import SCRIBBLE_CLASSES, forbidden_bits, shrink_bits
+
+    names = store.known_classes("scribbles")
+    if not names:
+        return None
+    unusable = [n for n in names if n not in SCRIBBLE_CLASSES]
+    if unusable:
+        raise WeakSegError(f"scribbles of class(es) {', '.join(unusable)} cannot train a tumour model (known: "
+                           f"{', '.join(SCRIBBLE_CLASSES)})", store.path)
+    if case.box is None:
+        raise WeakSegError("internal: training case without its brain box; clear the training cache", store.path)
+    strokes = {}
+    for name in names:
+        array = store.scribbles(name)
+        if case.grid_depth and array.shape[0] != case.grid_depth:
+            raise WeakSegError(f"scribbles of class '{name}' have {array.shape[0]} axial slices, the case has "
+                               f"{case.grid_depth}", store.path)
+        strokes[name] = array[tuple(slice(a, b) for a, b in case.box)]
+    return shrink_bits(forbidden_bits(strokes), case.stack.shape[2:])

@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ class Trainer:
             if listed_full:
                 raise WeakSegError("case is listed as fully annotated but has no label file (*_seg)", folder)
             if cfg.derive_weak and case.classes_full is not None:
-                train.append(weak_from_full(case, cfg.derive_weak_erosion))
+                seed = cfg.seed + zlib.crc32(case.case_id.encode())  # the same strokes for a case on every run
+                train.append(weak_from_full(case, cfg.derive_weak_erosion, tuple(cfg.derive_weak_kinds), seed))
                 continue
             from weakseg.labels import WeakLabelStore
 

@@ -2,7 +2,7 @@
 
 Stages, one module each: ``classifier`` (C), ``seeds`` (RISE / Grad-CAM), ``gan`` (DCGAN
 stage A, converting U-Net stage B, healthy variants), ``segment`` (S0, S_US, S_OS and L_M),
-``refine`` (seed refinement), ``infer`` (blend, difference score, flags), ``predict`` (a case
+``refine`` (seed refinement), ``infer`` (blend, difference score, flags), ``case_prediction`` (a case
 → ``SegmentationResult``), ``review`` (drop flagged slices / mark for review at export),
 ``pipeline`` (the stages in order, each resumable and cached). Spec: docs/methods/gan-seeds.md.
 """
@@ -70,7 +70,7 @@ def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
 
 
 def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
-    from .predict import predict as run
+    from .case_prediction import predict as run
 
     return run(case, model, config, progress, cancel, case_id)
 
