@@ -105,7 +105,7 @@ def _run(case, fitness: Fitness, wanted: set[str], config: ClinicalConfig) -> Pr
         started = time.perf_counter()
         registrations[name] = reg = register_rigid(ref, image, config.registration)
         transforms[name] = reg.transform
-        steps.append({"step": "register", "sequence": name, "onto": ref_name, "method": "rigid, Mattes MI, 3 levels",
+        steps.append({"step": "register", "sequence": name, "onto": ref_name, "method": f"rigid, Mattes MI, {len(config.registration.shrink)} levels",
                       **reg.report(), "seconds": round(time.perf_counter() - started, 2)})
     started = time.perf_counter()
     grid = working_grid(ref, config.spacing_mm)

@@ -20,11 +20,14 @@ from weakseg.errors import WeakSegError
 
 @dataclass(frozen=True)
 class RegistrationConfig:
-    samples: int = 20000          # voxels of the fixed image used by the metric
-    iterations: int = 100         # per pyramid level
+    """Chosen on held-out motions (docs/results/clinical-input-registration.md): a last, unsmoothed
+    full-resolution level and more samples keep 32 of 33 moved sequences within 1 mm (31 before)."""
+
+    samples: int = 60000          # voxels of the fixed image used by the metric
+    iterations: int = 200         # per pyramid level
     bins: int = 32
-    shrink: tuple[int, ...] = (4, 2, 1)
-    smoothing_mm: tuple[float, ...] = (4.0, 2.0, 1.0)
+    shrink: tuple[int, ...] = (4, 2, 1, 1)
+    smoothing_mm: tuple[float, ...] = (4.0, 2.0, 1.0, 0.0)
     seed: int = 2018
 
 
