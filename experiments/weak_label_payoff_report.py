@@ -33,7 +33,7 @@ REPORT = "python experiments/weak_label_payoff.py report"
 
 
 def fold_band(scores: dict[str, dict], region: str) -> dict | None:
-    """Mean of the per-fold means and its 95 % t interval over folds (None with fewer than 2 folds)."""
+    """Mean of the per-fold means and its 95 % t interval over folds, clipped to Dice's [0, 1] (None with < 2 folds)."""
     from scipy.stats import t
 
     folds = sorted({s["fold"] for s in scores.values()})
@@ -41,8 +41,8 @@ def fold_band(scores: dict[str, dict], region: str) -> dict | None:
     if len(means) < 2:
         return None
     half = float(t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means)))
-    return {"folds": len(means), "mean": float(means.mean()), "low": float(means.mean() - half),
-            "high": float(means.mean() + half), "fold_means": [round(float(m), 5) for m in means]}
+    return {"folds": len(means), "mean": float(means.mean()), "low": max(0.0, float(means.mean() - half)),
+            "high": min(1.0, float(means.mean() + half)), "fold_means": [round(float(m), 5) for m in means]}
 
 
 def arm_minutes(arm, plan: dict, folds: list[int], cost) -> float:
