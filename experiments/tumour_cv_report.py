@@ -182,6 +182,25 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     return out / "tumour-accuracy.md"
 
 
+SUBSETS = (("recipe-2d", "FLAIR, T1, T1c, T2"), ("flair-t1c", "FLAIR, T1c"), ("t1c-only", "T1c"))
+"""The missing-sequence table: the same recipe trained and tested on each available-sequence subset."""
+
+
+def missing_sequence_table(cfgs: dict, configs: dict) -> list[str]:
+    """Dice per available-sequence subset (issue 11 item 2), with the paired loss against all four sequences."""
+    rows = [(name, words) for name, words in SUBSETS if name in configs and cfgs[name]["summary"]]
+    if not rows:
+        return []
+    lines = ["", "### Missing sequences", "",
+             "The recipe-2d configuration trained and tested on what a study has (`weakseg segment` picks the family "
+             "member trained for the case's sequences). Partial while folds are missing.", "",
+             "| sequences | configuration | cases | WT | TC | ET |", "|---|---|---|---|---|---|"]
+    for name, words in rows:
+        s = cfgs[name]["summary"]
+        lines.append(f"| {words} | {name} | {s['cases']} | {_fmt(s['WT'])} | {_fmt(s['TC'])} | {_fmt(s['ET'])} |")
+    return lines
+
+
 def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) -> str:
     cfgs = record["configs"]
     lines = ["# Tumour accuracy: 5-fold cross-validation on the 22 development cases", ""]
@@ -257,6 +276,7 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
                      f"(p {' / '.join(format(peer[r]['p'], '.2g') for r in REGIONS)})"
                      if peer and all(peer[r] for r in REGIONS) else "–")
         lines.append(f"| {name} | " + " | ".join(marks) + f" | {gain} | {over_peer} |")
+    lines += missing_sequence_table(cfgs, configs)
     lines += ["", "### Paired comparisons", "", "| comparison | cases | region | mean difference | wins / losses | Wilcoxon p |",
               "|---|---|---|---|---|---|"]
     for label, t in record["paired_tests"].items():
