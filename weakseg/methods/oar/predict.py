@@ -29,11 +29,15 @@ faster than 16, the engine's CPU cap; docs/results/oar-bench.md)."""
 
 
 def head_box(array: np.ndarray, margin: int = 4) -> tuple[slice, ...]:
-    where = np.argwhere(foreground(array))
-    if not len(where):
-        return tuple(slice(0, n) for n in array.shape)
-    lo, hi = np.maximum(where.min(0) - margin, 0), np.minimum(where.max(0) + margin + 1, array.shape)
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    """Bounding box of the foreground (``weakseg.oar.intensity.foreground``) grown by ``margin``: the outputs' box."""
+    mask = foreground(array)
+    box = []
+    for axis in range(3):
+        hits = np.flatnonzero(mask.any(tuple(i for i in range(3) if i != axis)))
+        if not len(hits):
+            return tuple(slice(0, n) for n in array.shape)
+        box.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + margin + 1, array.shape[axis])))
+    return tuple(box)
 
 
 def class_probabilities(network, image: np.ndarray, orientations, config: InferenceConfig, progress=None,
@@ -57,9 +61,9 @@ def class_probabilities(network, image: np.ndarray, orientations, config: Infere
                    slice_windows(extent, image.shape, axis, (a, b), window, multiple))
         stack = take(moved, windows)[None]
         probs, _ = predict_slices(fast, stack, config, activation="sigmoid", progress=progress, cancel=cancel)
-        full = np.zeros((probs.shape[0], *moved.shape), np.float32)
-        put(full, probs, windows)
-        out[orientation] = np.transpose(full, (0, *(1 + np.argsort((axis, a, b)))))
+        full = np.zeros((probs.shape[0], *image.shape), np.float32)  # (C, z, y, x), contiguous for the vote
+        put(np.transpose(full, (0, 1 + axis, 1 + a, 1 + b)), probs, windows)
+        out[orientation] = full
     return out
 
 
