@@ -52,7 +52,7 @@ def calibration_volumes(shared: Path):
 
 def main() -> None:
     from weakseg.inference.engine import InferenceConfig
-    from weakseg.methods.oar.predict import class_probabilities
+    from weakseg.methods.oar.case_prediction import class_probabilities
     from weakseg.models.registry import load_model, save_model
     from weakseg.oar.rules import majority_vote
 

@@ -72,7 +72,7 @@ def phantom_case(seed: int):
 
 def network_probabilities(model, image: np.ndarray):
     from weakseg.inference.engine import InferenceConfig
-    from weakseg.methods.oar.predict import class_probabilities, head_box
+    from weakseg.methods.oar.case_prediction import class_probabilities, head_box
 
     array = normalise_head(image)
     box = head_box(array)
@@ -150,7 +150,7 @@ def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
 
 
 def evaluate(model, name, image, truth, baseline: bool):
-    from weakseg.methods.oar.predict import thresholds_of, vote
+    from weakseg.methods.oar.case_prediction import thresholds_of, vote
 
     array, probs = network_probabilities(model, image)
     th = thresholds_of(model.card)

@@ -22,7 +22,7 @@ from weakseg.oar.intensity import normalise_head
 from weakseg.phantom.config import PhantomConfig
 from weakseg.phantom.head_oar import make_head_case
 
-predict = importlib.import_module("weakseg.methods.oar.predict")
+predict = importlib.import_module("weakseg.methods.oar.case_prediction")
 
 
 @pytest.mark.parametrize("size", [155, 160, 171, 240])

@@ -197,7 +197,7 @@ def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
 
 
 def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
-    """Three-orientation vote and the §4.4 rules, through the shared slice engine (``weakseg.methods.oar.predict``)."""
-    from weakseg.methods.oar.predict import segment_oar
+    """Three-orientation vote and the §4.4 rules, through the shared slice engine (``weakseg.methods.oar.case_prediction``)."""
+    from weakseg.methods.oar.case_prediction import segment_oar
 
     return segment_oar(case, model, config, progress=progress, cancel=cancel, case_id=case_id)
