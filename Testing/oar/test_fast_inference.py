@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from weakseg.inference.engine import InferenceConfig
-from weakseg.methods.oar.fast_network import InferenceNetwork, fold_batchnorm
+from weakseg.inference.fast_network import InferenceNetwork, fold_batchnorm
 from weakseg.methods.oar.sampling import PLANE_AXES
 from weakseg.methods.oar.windows import WindowConfig, aligned_window, head_extent, put, slice_windows, take
 from weakseg.oar.classes import CLASSES

@@ -127,7 +127,12 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
                                    activation=activation, progress=progress, cancel=cancel)
         present = None
     else:
-        probs, present = predict_slices(model.network, stack, run_config, downsample=float(inference.get("inplane_downsample", 1)),
+        network = model.network
+        if device.type == "cpu":  # batch norm folded, channels-last: same labels (tested), faster
+            from weakseg.inference.fast_network import InferenceNetwork
+
+            network = InferenceNetwork(network, inference.get("precision", "float32"))
+        probs, present = predict_slices(network, stack, run_config, downsample=float(inference.get("inplane_downsample", 1)),
                                         activation=activation, progress=progress, cancel=cancel)
     t_pred = time.perf_counter()
     if cancel is not None and cancel.is_set():

@@ -14,7 +14,7 @@ import weakseg
 from weakseg.inference.engine import InferenceConfig, cpu_threads, predict_slices, resolve_device
 from weakseg.inference.segment import SegmentationResult
 from weakseg.methods.oar.data import _on_1mm, pick_input
-from weakseg.methods.oar.fast_network import InferenceNetwork
+from weakseg.inference.fast_network import InferenceNetwork
 from weakseg.methods.oar.sampling import PLANE_AXES
 from weakseg.methods.oar.windows import WindowConfig, head_extent, put, slice_windows, take
 from weakseg.oar.classes import CLASSES, ORGANS
