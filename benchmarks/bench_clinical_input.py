@@ -112,7 +112,8 @@ def pipeline_settings() -> dict:
 def model_label() -> str:
     from weakseg.models import load_model
 
-    return load_model("default").card.version_label
+    card = load_model("default").card
+    return f"{card.id} {card.version_label}"
 
 
 def measure_case(folder: Path, seed: int, threads: int, row: dict | None = None) -> dict:
@@ -128,7 +129,7 @@ def measure_case(folder: Path, seed: int, threads: int, row: dict | None = None)
     if row is not None:
         return {**row, **measure_with(case, raw, motions, truth, model, config), "brain_extraction": brain_kept(case)}
     grid = raw.grid
-    out = {"case": folder.name, "seed": seed, "model": model.card.version_label}
+    out = {"case": folder.name, "seed": seed, "model": f"{model.card.id} {model.card.version_label}"}
     started = time.perf_counter()
     original = segment_case(case, model, config)
     out["original"] = region_dice(labels_onto(original.labels, grid), truth)
@@ -231,7 +232,7 @@ def report(rows: list[dict], times: dict, args) -> str:
              f"Python {platform.python_version()}, {os.cpu_count()} CPU cores (shared with other jobs). "
              "Raw numbers: `clinical-input.json`.", "",
              "## Protocol", "",
-             "- Cases: the 22 development BraTS 2018 cases (the default model was trained on 18 of them: absolute Dice "
+             "- Cases: the 22 development BraTS 2018 cases (the default model was trained on them: absolute Dice "
              "is optimistic; the recovery ratio is the point).",
              "- De-preprocessing (`weakseg/phantom/clinical_like.py`, seed = case index): each of T1, T1c, T2 moved by "
              "a random rigid motion (rotations up to 8° per axis, shifts up to 8 mm), every sequence re-sampled as "
