@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 PATCH = 96
-NUMPY_SCALARS = [np._core.multiarray.scalar, np.dtype, type(np.dtype(np.float64))]
 CHECKPOINT_EVERY = 25
 
 
@@ -139,8 +138,7 @@ def train_unit(config: dict) -> None:
     state = {"iteration": 0, "elapsed": 0.0, "losses": []}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.is_file():
-        with torch.serialization.safe_globals(NUMPY_SCALARS):  # checkpoints of the first runs hold numpy floats
-            saved = torch.load(checkpoint, weights_only=True)
+        saved = torch.load(checkpoint, weights_only=True)
         net.load_state_dict(saved["net"])
         optimiser.load_state_dict(saved["optimiser"])
         state = {"iteration": saved["iteration"], "elapsed": saved["elapsed"], "losses": list(saved["losses"])}

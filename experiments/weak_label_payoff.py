@@ -216,6 +216,13 @@ def cmd_pseudo_unit(args) -> int:
     return 0
 
 
+def planned_units(args) -> tuple[dict, list]:
+    """The saved plan and the units of ``--configs``/``--folds`` in queue order (the per-unit commands' loop)."""
+    root = Path(args.out)
+    record = json.loads((root / "plan.json").read_text())
+    return record, cv.units(root, args.configs, args.folds, len(record["folds"]), CONFIGS)
+
+
 def cmd_diagnose(args) -> int:
     """Item 4's diagnostics of finished units (``weak_label_payoff_diagnose``), one unit at a time."""
     import torch
@@ -223,9 +230,8 @@ def cmd_diagnose(args) -> int:
     from experiments.weak_label_payoff_diagnose import diagnose_unit
 
     torch.set_num_threads(1)
-    root = Path(args.out)
-    record = json.loads((root / "plan.json").read_text())
-    for unit in cv.units(root, args.configs, args.folds, len(record["folds"]), CONFIGS):
+    record, units = planned_units(args)
+    for unit in units:
         if not unit.trained():
             print(f"{unit.spec.name} fold {unit.fold}: not trained yet, skipped", flush=True)
             continue
@@ -242,9 +248,8 @@ def cmd_hd95(args) -> int:
     from experiments.weak_label_payoff_hd95 import unit_hd95
 
     torch.set_num_threads(1)
-    root = Path(args.out)
-    record = json.loads((root / "plan.json").read_text())
-    for unit in cv.units(root, args.configs, args.folds, len(record["folds"]), CONFIGS):
+    record, units = planned_units(args)
+    for unit in units:
         if not unit.done() or (unit.folder / "hd95.json").is_file():
             continue
         adopted = json.loads(unit.eval_file.read_text()).get("adopted_from")

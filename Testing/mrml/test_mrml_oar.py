@@ -18,6 +18,13 @@ OAR_LABELS = [  # as an OAR model card lists them
 ]
 
 
+def _write_on(grid: sitk.Image, array: np.ndarray, path) -> str:
+    """A labelmap file with ``array`` on ``grid``'s geometry, as a worker result names it."""
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(grid)
+    return str(write_image(image, path))
+
+
 def test_oar_result_becomes_coded_organ_segments(mrml_scene, tmp_path):
     from WeakSegOARLib.logic import WeakSegOARLogic
 
@@ -28,10 +35,8 @@ def test_oar_result_becomes_coded_organ_segments(mrml_scene, tmp_path):
     array[2:8, 10:18, 12:18] = 1
     array[5, 4:6, 14:16] = 2
     array[4:6, 20:22, 3:5] = 3
-    labels = sitk.GetImageFromArray(array)
-    labels.CopyInformation(grid)
-    path = write_image(labels, tmp_path / "labels.nii.gz")
-    result = {"outputs": {"labels": str(path)}, "labels": OAR_LABELS, "tumour": False,
+    path = _write_on(grid, array, tmp_path / "labels.nii.gz")
+    result = {"outputs": {"labels": path}, "labels": OAR_LABELS, "tumour": False,
               "model": {"id": "oar-test", "sha256": "ef" * 32, "version": "0.1"},
               "parameters": {"device": "cpu"}, "provenance": {"device": "cpu"},
               "low_confidence_slices": [{"slice": 5, "z_mm": 10.0, "p": {"OpticChiasm": 0.5}}]}
@@ -59,14 +64,12 @@ def _oar_node(mrml_scene, tmp_path):
     array[2:6, 4:10, 4:10] = 1
     array[2:6, 4:10, 20:26] = 2
     array[6:9, 12:20, 12:18] = 3
-    labels = sitk.GetImageFromArray(array)
-    labels.CopyInformation(grid)
-    path = write_image(labels, tmp_path / "labels.nii.gz")
+    path = _write_on(grid, array, tmp_path / "labels.nii.gz")
     entries = [{"name": "Eye_L", "value": 1, "color": [0.2, 0.8, 0.2], "snomed_code": "81745001", "snomed_meaning": "Eye"},
                {"name": "Eye_R", "value": 2, "color": [0.1, 0.6, 0.1], "snomed_code": "81745001", "snomed_meaning": "Eye"},
                {"name": "Brainstem", "value": 3, "color": [0.6, 0.4, 0.8], "snomed_code": "119238007",
                 "snomed_meaning": "Brain stem"}]
-    result = {"outputs": {"labels": str(path)}, "labels": entries, "tumour": False,
+    result = {"outputs": {"labels": path}, "labels": entries, "tumour": False,
               "model": {"id": "default-oar", "sha256": "ab" * 32, "version": "1.0.0"}, "parameters": {}, "provenance": {}}
     logic = WeakSegOARLogic(mrml_scene)
     return logic, logic.import_result(result, t1)
@@ -119,11 +122,8 @@ def test_the_preprocessing_brain_mask_is_an_outlined_segment_of_its_own_and_goes
     tumour[4:6, 10:14, 10:14] = 4
     brain = np.zeros((10, 28, 30), np.uint8)
     brain[1:9, 3:25, 3:27] = 1
-    files = {}
-    for kind, array in (("labels", tumour), ("brain", brain)):
-        image = sitk.GetImageFromArray(array)
-        image.CopyInformation(grid)
-        files[kind] = str(write_image(image, tmp_path / f"{kind}.nii.gz"))
+    files = {kind: _write_on(grid, array, tmp_path / f"{kind}.nii.gz")
+             for kind, array in (("labels", tumour), ("brain", brain))}
     labels = [{"name": "enhancing", "value": 4, "color": [1, 1, 0], "snomed_code": "", "snomed_meaning": ""}]
     result = {"outputs": files, "labels": labels, "tumour": True, "model": {"id": "default-tumour-t1c", "version": "1"},
               "parameters": {}, "provenance": {}}

@@ -323,9 +323,9 @@ class MixedMethod:
         if not len(pools.full):  # scribbles only: their slots take the fully annotated ones
             k, s = 0, s + k
         parts = [pools.full[rng.integers(0, len(pools.full), k)]] if k else []
-        if cfg.m and len(pools.negative):
+        if cfg.m:  # prepare() refuses m > 0 without negatives
             parts.append(pools.negative[rng.integers(0, len(pools.negative), cfg.m)])
-        m = cfg.m if len(pools.negative) else 0
+        m = cfg.m
         if s:
             parts.append(pools.scribble[rng.integers(0, len(pools.scribble), s)])
         if n:
