@@ -13,12 +13,15 @@ iterations, ``tumour_cv.CONFIGS['recipe-2d']``) on a label mix of the fold's tra
   class are kept only on slices where the slice labels say that class is present (removed core
   voxels become edema where edema is present, else background); recipe-2d is retrained on the n
   true + the filtered pseudo-labelled cases;
+- ``scribbles-n``: the same n fully annotated + every other training case scribbled (the engine's
+  simulated annotator, ``derive_weak_kinds = ["scribbles"]``: a few strokes on a few slices per class),
+  trained through mixed's partial cross-entropy on the stroked pixels, no slice labels;
 - ``full-all``: every training case fully annotated: exactly the accuracy study's recipe-2d unit,
   whose evaluation is adopted (same configuration, checked) rather than trained twice.
 
 Units are tumour_cv units (resumable, one thread, code snapshot, ``evaluate-unit`` scoring every
 inference variant); the queue runs the acceptance comparison first (full-5, mixed-5, then self-5
-on every fold), then n = 2 and 10.
+and scribbles-5 on every fold), then n = 2 and 10.
 
     OMP_NUM_THREADS=1 nohup nice -n 10 python experiments/weak_label_payoff.py run > /work/runs/weak-payoff/runner.out 2>&1 &
     python experiments/weak_label_payoff.py status
@@ -26,8 +29,7 @@ on every fold), then n = 2 and 10.
     python experiments/weak_label_payoff.py diagnose --configs mixed-5 full-5   # item 4: branch AUC, gradient share
     python experiments/weak_label_payoff.py hd95      # HD95 of every finished unit (evaluate-unit scores Dice only)
 
-Scribbles (alone, or n full + scribbles) are not in the grid: the training engine has no scribble
-term yet (see the report). Annotation minutes come from ``weakseg.labels.cost``.
+Annotation minutes come from ``weakseg.labels.cost``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ PSEUDO = "pseudo"
 
 @dataclass(frozen=True)
 class Arm:
-    """One label mix: ``kind`` full / mixed / self with ``n`` fully annotated cases (None = all).
+    """One label mix: ``kind`` full / mixed / self / scribbles with ``n`` fully annotated cases (None = all).
 
     ``tag`` + ``options``: a diagnostic variant of the arm (recipe-2d's method options changed as
     given); it is reported beside its arm, not drawn on the curves."""
@@ -70,7 +72,9 @@ class Arm:
     def mix(self, n_train: int) -> dict[str, int]:
         """Cases per label kind (``weakseg.labels.cost`` kinds) of a fold with ``n_train`` training cases."""
         n = n_train if self.n is None else min(self.n, n_train)
-        return {"full": n} if self.kind == "full" else {"full": n, "slices": n_train - n}
+        if self.kind == "full":
+            return {"full": n}
+        return {"full": n, "scribbles" if self.kind == "scribbles" else "slices": n_train - n}
 
     @property
     def teacher(self) -> str | None:
@@ -99,6 +103,8 @@ def _train_fields(arm: Arm):
             return {"train_cases": full}
         if arm.kind == "mixed":
             return {"full_cases": full, "derive_weak": True, "derive_weak_erosion": ERODE}
+        if arm.kind == "scribbles":
+            return {"full_cases": full, "derive_weak": True, "derive_weak_kinds": ["scribbles"]}
         return {"dataset": str(pseudo_dataset(unit))}  # self: every case carries (pseudo-)voxel labels
 
     return fields
@@ -110,21 +116,25 @@ DESCRIPTIONS = {
              "training case slice-labelled (per-class axial slice labels after one in-plane erosion)",
     "self": "self-training: full-{n}'s model segments the slice-labelled cases, its labels kept only on slices whose "
             "slice labels say the class is present; recipe-2d retrained on the {n} true + the pseudo-labelled cases",
+    "scribbles": "recipe-2d, the {n} fully annotated cases of full-{n} + every other training case scribbled (the "
+                 "engine's simulated annotator: a few foreground/background strokes on a few slices per class), "
+                 "trained through mixed's partial cross-entropy on the stroked pixels; no slice labels",
 }
-ARMS = [Arm("full", None), Arm("full", 5), Arm("mixed", 5), Arm("self", 5),
+ARMS = [Arm("full", None), Arm("full", 5), Arm("mixed", 5), Arm("self", 5), Arm("scribbles", 5),
         Arm("full", 2), Arm("mixed", 2), Arm("full", 10), Arm("mixed", 10), Arm("self", 2), Arm("self", 10),
-        Arm("mixed", 5, "k8", (("k", 8),))]
+        Arm("scribbles", 2), Arm("scribbles", 10), Arm("mixed", 5, "k8", (("k", 8),))]
 """The grid in run order: full-all (adopted), the acceptance comparison at 5 full cases, then n = 2 and 10;
 last a diagnostic (issue 14 item 4): mixed-5 drawing as many fully annotated slices per batch (k = 8) as full-5
 gets (its 4 slice-labelled slots filled with more full ones), so the weak slices are added, not swapped in."""
-PHASES = {"full-all": 0, "full-5": 0, "mixed-5": 0, "self-5": 1, "full-2": 2, "mixed-2": 2, "full-10": 2,
-          "mixed-10": 2, "self-2": 3, "self-10": 3, "mixed-5-k8": 4}
+PHASES = {"full-all": 0, "full-5": 0, "mixed-5": 0, "self-5": 1, "scribbles-5": 1, "full-2": 2, "mixed-2": 2,
+          "full-10": 2, "mixed-10": 2, "self-2": 3, "self-10": 3, "scribbles-2": 3, "scribbles-10": 3, "mixed-5-k8": 4}
 
 
 def _spec(arm: Arm) -> cv.Spec:
     ref = cv.CONFIGS[REFERENCE]
     n = "all" if arm.n is None else arm.n
-    label = {"full": f"{n} full", "mixed": f"{n} full + slice labels", "self": f"{n} full + self-training"}[arm.kind]
+    label = {"full": f"{n} full", "mixed": f"{n} full + slice labels", "self": f"{n} full + self-training",
+             "scribbles": f"{n} full + scribbles"}[arm.kind]
     text = (f"recipe-2d on every training case fully annotated (the accuracy study's {REFERENCE} unit)"
             if arm.n is None else DESCRIPTIONS[arm.kind].format(n=n))
     options = ref.options

@@ -21,9 +21,12 @@ import numpy as np
 
 REGIONS = ("WT", "TC", "ET")
 KIND_LABELS = {"full": "fully annotated only", "mixed": "n full + slice labels (mixed supervision)",
-               "self": "n full + slice labels (self-training)", "slices": "slice labels only (gan-seeds, WT)"}
+               "self": "n full + slice labels (self-training)", "scribbles": "n full + scribbles (partial CE)",
+               "slices": "slice labels only (gan-seeds, WT)"}
 KIND_STYLE = {"full": ("tab:blue", "o"), "mixed": ("tab:orange", "s"), "self": ("tab:green", "^"),
-              "slices": ("tab:red", "D")}
+              "scribbles": ("tab:purple", "v"), "slices": ("tab:red", "D")}
+WEAK_KINDS = ("mixed", "self", "scribbles")
+"""Arms that add cheap labels to n full ones; full-all ends each of their curves."""
 GAN_SEEDS = Path(__file__).resolve().parents[2] / "runs" / "gan-seeds"
 """experiments/gan_seeds_cv.py's state: paper 002 trained on every training case slice-labelled, same folds."""
 GAIN_GOAL = 0.04
@@ -128,7 +131,8 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
             if scores.get(arm.name) and scores.get(b):
                 comparisons[f"{arm.name} vs {b}"] = paired(scores[arm.name], scores[b])
     for n in sorted({a.n for a in ARMS if a.n is not None}):
-        pairs = [(f"mixed-{n}", f"full-{n}"), (f"self-{n}", f"full-{n}"), (f"mixed-{n}", f"self-{n}")]
+        pairs = [(f"{kind}-{n}", f"full-{n}") for kind in WEAK_KINDS] + [(f"mixed-{n}", f"self-{n}"),
+                                                                         (f"mixed-{n}", f"scribbles-{n}")]
         for a, b in pairs:
             if scores.get(a) and scores.get(b):
                 comparisons[f"{a} vs {b}"] = paired(scores[a], scores[b])
@@ -194,7 +198,7 @@ def unit_diagnostics(root: Path, name: str) -> dict:
 
 def acceptance(comparisons: dict, n_cases: int) -> dict:
     """The issue's test at 5 full cases: the best weak arm vs full-5 on WT, paired over every held-out case."""
-    at_5 = lambda name: name.split("-")[0] in ("mixed", "self") and name.split("-")[1] == "5"  # noqa: E731
+    at_5 = lambda name: name.split("-")[0] in WEAK_KINDS and name.split("-")[1] == "5"  # noqa: E731
     rows = {k: v for k, v in comparisons.items() if k.endswith("vs full-5") and at_5(k.split(" vs ")[0]) and v.get("WT")}
     if not rows:
         return {"status": "not measured yet", "met": None}
@@ -224,7 +228,7 @@ def plot(record: dict, path: Path) -> Path | None:
             # a kind's curve; full-all is every kind's right-hand end (no case is left to label cheaply)
             points = sorted((a["minutes"], name) for name, a in arms.items()
                             if a["per_case"] and a["summary"][region] and not a.get("tag")
-                            and (a["kind"] == kind or (a["n_full"] is None and kind in ("mixed", "self"))))
+                            and (a["kind"] == kind or (a["n_full"] is None and kind in WEAK_KINDS)))
             if not points:
                 continue
             x = [m for m, _ in points]
@@ -298,9 +302,12 @@ def render(record: dict, figure: Path | None) -> str:
         "- Scores: Dice of WT / TC / ET with left-right TTA, island removal (10 %) and the small-ET threshold of fold k "
         "chosen on the other folds of the same arm (never on fold k). Paired tests: Wilcoxon signed-rank over the "
         "held-out cases both arms have.",
+        "- Scribbles (scribbles-n) are simulated from the ground truth by the engine's annotator "
+        "(`weakseg.labels.derive.scribbles_from_mask`: per class a few foreground and background strokes on a few "
+        "axial slices, seeded per case); they train through mixed's partial cross-entropy on the stroked pixels only.",
         "- full-all is the accuracy study's recipe-2d unit (an identical configuration, checked field by field), "
-        "adopted rather than trained again. With every case delineated nothing is left to slice-label, so mixed-all "
-        "and self-all are full-all: it ends every curve.", "",
+        "adopted rather than trained again. With every case delineated nothing is left to label cheaply, so mixed-all, "
+        "self-all and scribbles-all are full-all: it ends every curve.", "",
         "### Annotation cost model (`weakseg.labels.cost`)", "",
         "| label kind | minutes per case | source |", "|---|---|---|"]
     lines += [f"| {k} | {v:g} | {SOURCES[k]} |" for k, v in record["cost_model"].items()]
@@ -394,11 +401,8 @@ def verdicts(record: dict) -> list[str]:
 
 NOT_MEASURED = [
     "## Not measured here (yet)", "",
-    "- **Scribbles** (alone, or n full + scribbles): `weakseg.labels.derive` simulates scribbles and the store holds "
-    "them, but the training engine cannot train on them: `TrainingCase` (weakseg/training/data.py) has no scribble "
-    "field, `weak_from_store` reads only slice labels, and weakseg/methods/mixed.py has no partial cross-entropy "
-    "term (it lists 'scribbles' in `label_kinds` without using them). Needed: a scribble array per case and a "
-    "partial CE on labelled voxels in the mixed batch; then two arms here (`scribbles-0`, `scribbles-n`).",
+    "- **Scribbles alone** (no fully annotated case): the engine trains it (`derive_weak_kinds = ['scribbles']` "
+    "with no `full_cases`), but it is not an arm of this grid; scribbles-n adds strokes to the n full cases.",
     "- **Slice labels only** is not trained by this driver: the slices-only row (when present) is gan-seeds' own "
     "cross-validation (experiments/gan_seeds_cv.py, the same folds, checked case by case), WT only, scored on the "
     "case grid by its own evaluation rather than tumour_cv's variants.",

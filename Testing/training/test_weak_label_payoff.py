@@ -39,6 +39,12 @@ def test_arms_are_recipe_2d_on_nested_label_mixes_of_one_seeded_order(tmp_path):
     assert fields["full-2"] == {"train_cases": order[:2]} and fields["full-5"] == {"train_cases": order[:5]}
     assert fields["mixed-5"] == {"full_cases": order[:5], "derive_weak": True, "derive_weak_erosion": 1}
     assert fields["self-5"] == {"dataset": str(tmp_path / "self-5" / "fold-3" / "pseudo")}
+    assert fields["scribbles-5"] == {"full_cases": order[:5], "derive_weak": True, "derive_weak_kinds": ["scribbles"]}
+    from weakseg.training.config import TrainConfig
+
+    folds = [train[:4], train[4:8], train[8:12], train[12:15], train[15:]]
+    scribbled = TrainConfig.from_dict(tumour_cv.train_config(unit("scribbles-5"), folds, tmp_path, tmp_path))
+    assert scribbled.derive_weak and scribbled.derive_weak_kinds == ["scribbles"] and len(scribbled.full_cases) == 5
     assert fields["full-all"] == {}
 
     ref = tumour_cv.CONFIGS["recipe-2d"]
@@ -52,7 +58,7 @@ def test_arms_are_recipe_2d_on_nested_label_mixes_of_one_seeded_order(tmp_path):
     # the acceptance comparison runs first, then self-5, then the other budgets
     queue = tumour_cv.units(tmp_path, n_folds=5, configs=payoff.CONFIGS)
     assert [u.spec.name for u in queue[:15]] == ["full-all", "full-5", "mixed-5"] * 5
-    assert {u.spec.name for u in queue[15:20]} == {"self-5"}
+    assert {u.spec.name for u in queue[15:25]} == {"self-5", "scribbles-5"}
 
     variant = payoff.CONFIGS["mixed-5-k8"]  # the diagnostic: more full slices a batch, same labels as mixed-5
     assert variant.options() == {**ref.options(), "k": 8} and fields.get("mixed-5-k8") == fields["mixed-5"]
@@ -62,6 +68,7 @@ def test_arms_are_recipe_2d_on_nested_label_mixes_of_one_seeded_order(tmp_path):
     assert queue[-5:] == [u for u in queue if u.spec.name == "mixed-5-k8"]
     assert payoff.ARM_OF["mixed-5"].mix(17) == {"full": 5, "slices": 12}
     assert payoff.ARM_OF["full-all"].mix(18) == {"full": 18}
+    assert CostModel().minutes(payoff.ARM_OF["scribbles-5"].mix(17)) == pytest.approx(5 * 45 + 12 * 3)
     assert CostModel().minutes(payoff.ARM_OF["self-10"].mix(17)) == pytest.approx(10 * 45 + 7 * 1.5)
 
 
