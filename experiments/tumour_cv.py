@@ -149,6 +149,11 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["flair", "t1c"]},
          4000, Variant(True, 0.1, "cv"),
          "recipe-2d on FLAIR and post-contrast T1 only (the missing-sequence table)", phase=2),
+    Spec("recipe-2d-8k", "new recipe, twice the iterations", "mixed",
+         lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1}, 8000,
+         Variant(True, 0.1, "cv"),
+         "recipe-2d trained for 8000 iterations instead of 4000 (the same cosine schedule stretched; its training "
+         "loss was still falling at 4000): does the default need more training or a different recipe?", phase=1),
     Spec("segresnet-peer", "MONAI SegResNet, equal CPU budget", "peer-segresnet", lambda: {}, 0, Variant(True, 0.1, "cv"),
          "the peer (experiments/peer_segresnet.py): MONAI's BraTS bundle SegResNet (init 16, blocks 1-2-2-4) on 96³ "
          "crops of the same z-scored 1 mm arrays, the bundle's augmentation and soft Dice on WT/TC/ET sigmoids, "
@@ -156,7 +161,8 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          predictor="segresnet", phase=1, budget_of="recipe-2d"),
 ]}
 """Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
-2: missing-sequence subsets; 3: ablations. Later sessions append: triplanar 2D."""
+2: missing-sequence subsets; 3: ablations (recipe-2d-8k, in phase 1, asks whether training longer is the
+next lever). Later sessions append: triplanar 2D."""
 
 
 STUDIES = {"accuracy": "experiments.tumour_cv", "weak-payoff": "experiments.weak_label_payoff"}
