@@ -13,7 +13,7 @@ iterations, ``tumour_cv.CONFIGS['recipe-2d']``) on a label mix of the fold's tra
   class are kept only on slices where the slice labels say that class is present (removed core
   voxels become edema where edema is present, else background); recipe-2d is retrained on the n
   true + the filtered pseudo-labelled cases;
-- ``scribbles-n``: the same n fully annotated + every other training case scribbled (the engine's
+- ``scribbles-n``: the same n fully annotated (n = 0: none, scribbles only) + every other training case scribbled (the engine's
   simulated annotator, ``derive_weak_kinds = ["scribbles"]``: a few strokes on a few slices per class),
   trained through mixed's partial cross-entropy on the stroked pixels, no slice labels;
 - ``full-all``: every training case fully annotated: exactly the accuracy study's recipe-2d unit,
@@ -120,14 +120,19 @@ DESCRIPTIONS = {
                  "engine's simulated annotator: a few foreground/background strokes on a few slices per class), "
                  "trained through mixed's partial cross-entropy on the stroked pixels; no slice labels",
 }
+SCRIBBLES_ONLY = (("branch", False), ("m", 0), ("n", 0))
+"""scribbles-0: with no delineated case there are no known tumour-free slices or slice labels, so only the
+scribbled slots train (the strokes' background pixels are the negatives), as in the engine's scribbles-alone test."""
 ARMS = [Arm("full", None), Arm("full", 5), Arm("mixed", 5), Arm("self", 5), Arm("scribbles", 5),
         Arm("full", 2), Arm("mixed", 2), Arm("full", 10), Arm("mixed", 10), Arm("self", 2), Arm("self", 10),
-        Arm("scribbles", 2), Arm("scribbles", 10), Arm("mixed", 5, "k8", (("k", 8),))]
+        Arm("scribbles", 2), Arm("scribbles", 10), Arm("scribbles", 0, options=SCRIBBLES_ONLY),
+        Arm("mixed", 5, "k8", (("k", 8),))]
 """The grid in run order: full-all (adopted), the acceptance comparison at 5 full cases, then n = 2 and 10;
 last a diagnostic (issue 14 item 4): mixed-5 drawing as many fully annotated slices per batch (k = 8) as full-5
 gets (its 4 slice-labelled slots filled with more full ones), so the weak slices are added, not swapped in."""
 PHASES = {"full-all": 0, "full-5": 0, "mixed-5": 0, "self-5": 1, "scribbles-5": 1, "full-2": 2, "mixed-2": 2,
-          "full-10": 2, "mixed-10": 2, "self-2": 3, "self-10": 3, "scribbles-2": 3, "scribbles-10": 3, "mixed-5-k8": 4}
+          "full-10": 2, "mixed-10": 2, "self-2": 3, "self-10": 3, "scribbles-2": 3, "scribbles-10": 3, "scribbles-0": 3,
+          "mixed-5-k8": 4}
 
 
 def _spec(arm: Arm) -> cv.Spec:

@@ -126,6 +126,8 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
     for b in ("full-2", "full-5"):
         if slices_only and scores.get(b):
             comparisons[f"slices-only vs {b}"] = paired_wt(slices_only["per_case"], scores[b])
+        if scores.get("scribbles-0") and scores.get(b):
+            comparisons[f"scribbles-0 vs {b}"] = paired(scores["scribbles-0"], scores[b])
     for arm in (a for a in ARMS if a.tag):  # a diagnostic variant against full-n and against its own arm
         for b in (f"full-{arm.n}", replace(arm, tag="", options=()).name):
             if scores.get(arm.name) and scores.get(b):
@@ -401,8 +403,6 @@ def verdicts(record: dict) -> list[str]:
 
 NOT_MEASURED = [
     "## Not measured here (yet)", "",
-    "- **Scribbles alone** (no fully annotated case): the engine trains it (`derive_weak_kinds = ['scribbles']` "
-    "with no `full_cases`), but it is not an arm of this grid; scribbles-n adds strokes to the n full cases.",
     "- **Slice labels only** is not trained by this driver: the slices-only row (when present) is gan-seeds' own "
     "cross-validation (experiments/gan_seeds_cv.py, the same folds, checked case by case), WT only, scored on the "
     "case grid by its own evaluation rather than tumour_cv's variants.",

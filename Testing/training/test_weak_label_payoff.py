@@ -50,7 +50,7 @@ def test_arms_are_recipe_2d_on_nested_label_mixes_of_one_seeded_order(tmp_path):
     ref = tumour_cv.CONFIGS["recipe-2d"]
     for name, spec in payoff.CONFIGS.items():
         assert spec.study == "weak-payoff" and spec.iterations == ref.iterations
-        assert spec.options() == ref.options() or name == "mixed-5-k8"
+        assert spec.options() == ref.options() or name in ("mixed-5-k8", "scribbles-0")
         assert spec.headline == ref.headline and spec.method == ref.method
     assert tumour_cv.study_configs("weak-payoff") is payoff.CONFIGS
     assert not set(payoff.CONFIGS) & set(tumour_cv.CONFIGS)
@@ -69,6 +69,10 @@ def test_arms_are_recipe_2d_on_nested_label_mixes_of_one_seeded_order(tmp_path):
     assert payoff.ARM_OF["mixed-5"].mix(17) == {"full": 5, "slices": 12}
     assert payoff.ARM_OF["full-all"].mix(18) == {"full": 18}
     assert CostModel().minutes(payoff.ARM_OF["scribbles-5"].mix(17)) == pytest.approx(5 * 45 + 12 * 3)
+    alone = payoff.CONFIGS["scribbles-0"]  # scribbles only: no full case, so no negatives or slice-labelled slots
+    assert fields["scribbles-0"] == {"full_cases": [], "derive_weak": True, "derive_weak_kinds": ["scribbles"]}
+    assert alone.options() == {**ref.options(), "branch": False, "m": 0, "n": 0}
+    assert payoff.ARM_OF["scribbles-0"].mix(17) == {"full": 0, "scribbles": 17}
     assert CostModel().minutes(payoff.ARM_OF["self-10"].mix(17)) == pytest.approx(10 * 45 + 7 * 1.5)
 
 
