@@ -31,10 +31,12 @@ def write_phantom_case(root: Path, seed: int, shape=TINY_SHAPE, spacing=TINY_SPA
     folder = write_case(phantom, Path(root) / phantom.case_id, physiology=True)
     regions = brats.regions(sitk.GetArrayFromImage(phantom.labels))
     store = WeakLabelStore.open(folder, grid=phantom.labels, case_id=phantom.case_id)
-    store.add_classes(["core", "flair"])
+    store.add_classes(["core", "flair", "necrosis"])
     store.set_full_mask("core", regions["TC"])
     store.set_full_mask("flair", regions["WT"])
-    store.provenance["full"] = "phantom: core = TC, flair = WT (as an annotator draws them)"
+    store.set_full_mask("necrosis", sitk.GetArrayFromImage(phantom.labels) == brats.NCR)
+    store.provenance["full"] = ("phantom: core = TC, flair = WT, necrosis = NCR inside the core "
+                                "(as an annotator draws them)")
     store.status = "complete"
     store.save()
     return folder
@@ -102,14 +104,8 @@ def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
             "infiltrated_voxels": int(truth.sum())}
 
 
-def youden_tau(model, folders: list[Path]) -> float:
-    """τ maximising Youden's J (sensitivity + specificity − 1) on ROI2 of ``folders`` (paper 000 §4.5, spec §6.17).
-
-    Used on the *training* phantoms, whose planted infiltration plays the part of the
-    paper's recurrence labels on its training patients; the held-out phantoms never set τ.
-    """
-    from sklearn.metrics import roc_curve
-
+def _train_scores(model, folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Tumour probability and planted truth on ROI2, pooled over ``folders``."""
     from weakseg.methods.emredl import infiltration as inf
     from weakseg.methods.emredl.channels import find_channel_files
 
@@ -123,6 +119,29 @@ def youden_tau(model, folders: list[Path]) -> float:
         roi2 = regions["WT"] & ~regions["TC"]
         probs.append(result.probability[roi2])
         truths.append(truth_infiltration(folder)[roi2])
-    fpr, tpr, thresholds = roc_curve(np.concatenate(truths), np.concatenate(probs))
-    best = int(np.argmax(tpr - fpr))
-    return float(np.clip(thresholds[best], 1e-3, 1 - 1e-3))
+    return np.concatenate(probs), np.concatenate(truths)
+
+
+def tau_rules(model, folders: list[Path]) -> dict[str, float]:
+    """τ chosen on ROI2 of ``folders`` (the *training* phantoms) by two rules (paper 000 §4.5, spec §6.17).
+
+    ``youden_train`` maximises Youden's J (sensitivity + specificity − 1), the paper's rule;
+    ``dice_train`` maximises Dice, the metric the acceptance asks for. The planted
+    infiltration of the training phantoms plays the part of the paper's recurrence labels
+    on its training patients; the held-out phantoms never set τ.
+    """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    prob, truth = _train_scores(model, folders)
+    fpr, tpr, thresholds = roc_curve(truth, prob)
+    youden = float(thresholds[int(np.argmax(tpr - fpr))])
+    precision, recall, cuts = precision_recall_curve(truth, prob)
+    dice = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    best = float(cuts[int(np.argmax(dice))])
+    return {"youden_train": float(np.clip(youden, 1e-3, 1 - 1e-3)), "dice_train": float(np.clip(best, 1e-3, 1 - 1e-3)),
+            "fixed_0.5": 0.5}
+
+
+def youden_tau(model, folders: list[Path]) -> float:
+    """τ maximising Youden's J on the training phantoms (see ``tau_rules``)."""
+    return tau_rules(model, folders)["youden_train"]

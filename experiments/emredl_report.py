@@ -31,6 +31,8 @@ if str(ROOT) not in sys.path:
 from experiments import emredl_phantom as ep  # noqa: E402
 
 SMALL = ((78, 120, 120), 2.0)
+RULES = {"youden_train": "youden_tau", "dice_train": "dice_tau", "fixed_0.5": "tau_0.5"}
+"""τ rules (``emredl_phantom.tau_rules``) → the key of their held-out results."""
 
 
 def report_options(lam: float) -> dict:
@@ -61,10 +63,10 @@ def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: i
         model = load_model(_train(root / "train", root / name, [p.name for p in train], report_options(lam),
                                   iterations, seed))
         seconds = time.perf_counter() - started
-        tau = ep.youden_tau(model, train)
-        out[name] = {"tau_youden_train": tau, "at_youden_tau": ep.evaluate(model, test, tau=tau),
-                     "at_tau_0.5": ep.evaluate(model, test, tau=0.5), "train_seconds": round(seconds, 1),
-                     "prior": model.card.training["prior"],
+        taus = ep.tau_rules(model, train)
+        out[name] = {"tau_youden_train": taus["youden_train"], "tau_dice_train": taus["dice_train"],
+                     **{f"at_{RULES[rule]}": ep.evaluate(model, test, tau=tau) for rule, tau in taus.items()},
+                     "train_seconds": round(seconds, 1), "prior": model.card.training["prior"],
                      "last_e_step": (model.card.training["em_history"] or [None])[-1]}
         print(seed, name, json.dumps(out[name]["at_youden_tau"]), flush=True)
     return out
@@ -102,7 +104,7 @@ def brats_check(work: Path, brats_root: Path, iterations: int, n_cases: int) -> 
 def summarise(seeds: dict) -> dict:
     rows = {}
     for name in ("emredl", "pce"):
-        for key in ("at_youden_tau", "at_tau_0.5"):
+        for key in (f"at_{k}" for k in RULES.values()):
             vals = [s[name][key] for s in seeds.values()]
             rows[f"{name} {key}"] = {
                 "infiltration_dice": [round(v["infiltration"]["dice"], 4) for v in vals],

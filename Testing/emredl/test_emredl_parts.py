@@ -89,3 +89,26 @@ def test_channel_kinds_and_structural_fallback():
     assert fallback.prior_channels == ["t1c", "flair"] and fallback.prior_fallback
     with pytest.raises(WeakSegError, match="structural or physiological"):
         EMReDLConfig(channels=[["t1c", "anatomical"]])
+
+
+def test_prior_examples_leave_out_the_drawn_necrosis():
+    """Stage A's tumour examples skip a drawn necrosis (core by label, not tumour by physiology) when asked;
+    the core stays ROI1 for stage B, and a necrosis covering the whole core leaves the core as it is."""
+    from weakseg.methods.emredl.data import EMCase, prior_positives
+
+    regions = np.full((1, 4, 4), ROI3, np.uint8)
+    regions[0, 1:3, 1:3] = ROI1
+    necrosis = np.zeros_like(regions, bool)
+    necrosis[0, 1, 1] = True
+    case = EMCase("c", np.zeros((1, 1, 4, 4), np.float32), regions, necrosis=necrosis)
+    assert prior_positives(case, EMReDLConfig()).sum() == 4
+    positives = prior_positives(case, EMReDLConfig(prior_exclude_necrosis=True))
+    assert positives.sum() == 3 and not positives[0, 1, 1]
+    case.necrosis = regions == ROI1
+    assert prior_positives(case, EMReDLConfig(prior_exclude_necrosis=True)).sum() == 4
+    case.necrosis = None
+    assert prior_positives(case, EMReDLConfig(prior_exclude_necrosis=True)).sum() == 4
+    big = np.full((3, 5, 5), ROI1, np.uint8)
+    eroded = prior_positives(EMCase("b", np.zeros((1, 3, 5, 5), np.float32), big), EMReDLConfig(prior_roi1_erosion=1))
+    assert eroded.sum() == 9 and eroded[1, 1:4, 1:4].all()  # the rim is peeled off, the inside kept
+    assert prior_positives(case, EMReDLConfig(prior_roi1_erosion=1)).sum() == 4  # nothing left: the core as drawn

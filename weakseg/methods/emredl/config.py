@@ -22,6 +22,11 @@ class EMReDLConfig(Options):
       ones with a loud warning (spec §6.1).
     prior_*: stage A, the evidential voxel classifier (paper: 1000 epochs, lr 1e-4, balanced
       batches of 5e4 voxels, hidden width = number of features when ``prior_hidden`` is None).
+    prior_exclude_necrosis: leave a drawn 'necrosis' mask out of stage A's ROI1 examples (the
+      core stays ROI1 for stage B): dead tissue has non-tumour physiology (low rCBV, high MD),
+      and teaching the prior that it is tumour raises the prior of vasogenic oedema.
+    prior_roi1_erosion: voxels peeled off the core before stage A takes its examples: the
+      coarse physiological maps mix the core's rim with the oedema next to it.
     lam: weight of the EM term (paper 1; 0 is the partial-cross-entropy baseline, same code).
     dissimilarity g(prior, cnn) and kappa: gamma = [g <= kappa * vacuity] (spec §6.3–4).
     epoch_iterations: M-step batches between E-steps (None: every training slice once).
@@ -37,6 +42,8 @@ class EMReDLConfig(Options):
     prior_batch: int = 50_000
     prior_hidden: int | None = None
     prior_patience: int = 50
+    prior_exclude_necrosis: bool = False
+    prior_roi1_erosion: int = 0
     binary_prior: bool = False
     base: int = 32
     depth: int = 4

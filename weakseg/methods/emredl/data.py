@@ -4,7 +4,9 @@ Channels are found by name in the case folder (``*_rcbv.nii.gz`` ...), must shar
 grid, and are taken in LPS voxel order so axial slices are the first array axis. Regions
 come from the case's weak-label store: full masks 'core' and 'flair' as the annotator
 draws them (ROI2/ROI3 derived), else the store's 'regions' map; with ``derive_weak`` from
-the BraTS labels (ROI1 = TC, FLAIR = WT) for experiments.
+the BraTS labels (ROI1 = TC, FLAIR = WT) for experiments. An optional 'necrosis' mask
+(BraTS NCR with ``derive_weak``) marks the core's dead centre, which stage A can leave out
+of its tumour examples: necrosis is core by label but not tumour by physiology.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class RawCase:
     arrays: dict[str, np.ndarray]
     regions: np.ndarray
     brain: np.ndarray
+    necrosis: np.ndarray | None = None
 
 
 @dataclass
@@ -45,6 +48,7 @@ class EMCase:
     prior: np.ndarray = field(default=None)  # type: ignore[assignment]
     vacuity: np.ndarray = field(default=None)  # type: ignore[assignment]
     q: np.ndarray = field(default=None)  # type: ignore[assignment]
+    necrosis: np.ndarray | None = None
     full = False  # never voxel-labelled inside ROI2 (what the shared trainer records)
 
     @property
@@ -64,7 +68,8 @@ def _canonical_mask(array: np.ndarray, grid_image: sitk.Image) -> np.ndarray:
     return sitk.GetArrayFromImage(to_canonical(image))
 
 
-def _store_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, config: EMReDLConfig) -> np.ndarray:
+def _store_regions(folder: Path, reference: sitk.Image, brain: np.ndarray,
+                   config: EMReDLConfig) -> tuple[np.ndarray, np.ndarray | None]:
     from weakseg.labels import WeakLabelStore
 
     if not WeakLabelStore.exists(folder):
@@ -74,18 +79,19 @@ def _store_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, confi
     store.verify()
     if not store.grid.matches(reference):
         raise WeakSegError("weak labels are on a different grid than the channels", store.path)
-    full = {name: store.full_mask(name) for name in ("core", "flair") if name in store.classes}
-    full = {k: v for k, v in full.items() if v is not None}
-    if len(full) == 2:
-        core, flair = (_canonical_mask(full[k], reference).astype(bool) for k in ("core", "flair"))
-        return regions_from_masks(core, flair, brain, config.roi3_erosion, store.path)
+    full = {name: store.full_mask(name) for name in ("core", "flair", "necrosis") if name in store.classes}
+    full = {k: _canonical_mask(v, reference).astype(bool) for k, v in full.items() if v is not None}
+    necrosis = full.get("necrosis")
+    if "core" in full and "flair" in full:
+        return regions_from_masks(full["core"], full["flair"], brain, config.roi3_erosion, store.path), necrosis
     regions = store.regions()
     if regions is None:
         raise WeakSegError("weak labels hold neither 'core' and 'flair' masks nor a regions map", store.path)
-    return _canonical_mask(regions, reference)
+    return _canonical_mask(regions, reference), necrosis
 
 
-def _derived_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, config: EMReDLConfig) -> np.ndarray:
+def _derived_regions(folder: Path, reference: sitk.Image, brain: np.ndarray,
+                     config: EMReDLConfig) -> tuple[np.ndarray, np.ndarray]:
     from weakseg import brats
 
     seg = find_case_files(folder).get("seg")
@@ -95,7 +101,8 @@ def _derived_regions(folder: Path, reference: sitk.Image, brain: np.ndarray, con
     ch.check_same_grid(image, reference, seg, "the channels")
     labels = sitk.GetArrayFromImage(to_canonical(image))
     region = brats.regions(labels)
-    return regions_from_masks(region["TC"], region["WT"], brain, config.roi3_erosion, seg)
+    regions = regions_from_masks(region["TC"], region["WT"], brain, config.roi3_erosion, seg)
+    return regions, labels == brats.NCR
 
 
 def load_raw_case(folder: str | Path, config: EMReDLConfig, derive: bool = False) -> RawCase:
@@ -104,13 +111,16 @@ def load_raw_case(folder: str | Path, config: EMReDLConfig, derive: bool = False
     reference = images[config.names[0]]
     arrays = {name: ch.canonical_array(image) for name, image in images.items()}
     brain = brain_of(arrays, config)
-    regions = (_derived_regions if derive else _store_regions)(folder, reference, brain, config)
+    regions, necrosis = (_derived_regions if derive else _store_regions)(folder, reference, brain, config)
     regions = np.where(brain, regions, 0).astype(np.uint8)
+    if necrosis is not None:
+        necrosis = necrosis & (regions == ROI1)
     if not (regions == ROI1).any() or not (regions == ROI3).any():
         raise WeakSegError("case needs both core (ROI1) and normal-appearing (ROI3) voxels to train on", folder)
     box = bounding_box(brain)
     return RawCase(folder.name, {k: np.ascontiguousarray(crop(v, box)) for k, v in arrays.items()},
-                   np.ascontiguousarray(crop(regions, box)), np.ascontiguousarray(crop(brain, box)))
+                   np.ascontiguousarray(crop(regions, box)), np.ascontiguousarray(crop(brain, box)),
+                   None if necrosis is None else np.ascontiguousarray(crop(necrosis, box)))
 
 
 def fit_references(cases: list[RawCase], config: EMReDLConfig) -> dict[str, ch.ChannelReference]:
@@ -120,7 +130,25 @@ def fit_references(cases: list[RawCase], config: EMReDLConfig) -> dict[str, ch.C
 
 def normalise_case(raw: RawCase, refs: dict[str, ch.ChannelReference], config: EMReDLConfig) -> EMCase:
     stack = np.stack([ch.normalise(raw.arrays[n], raw.brain, refs[n]) for n in config.names])
-    return EMCase(raw.case_id, stack, raw.regions)
+    return EMCase(raw.case_id, stack, raw.regions, necrosis=raw.necrosis)
+
+
+def prior_positives(case: EMCase, config: EMReDLConfig) -> np.ndarray:
+    """Stage A's tumour examples: ROI1, less the drawn necrosis (``prior_exclude_necrosis``) and, with
+    ``prior_roi1_erosion``, less its rim, whose physiology the coarse DTI/DSC maps mix with the oedema around it.
+
+    A step that would leave no example is skipped.
+    """
+    from scipy import ndimage as ndi
+
+    positives = case.regions == ROI1
+    if config.prior_exclude_necrosis and case.necrosis is not None and (positives & ~case.necrosis).any():
+        positives &= ~case.necrosis
+    if config.prior_roi1_erosion:
+        core = ndi.binary_erosion(case.regions == ROI1, iterations=config.prior_roi1_erosion)
+        if (positives & core).any():
+            positives &= core
+    return positives
 
 
 def prior_features(case: EMCase, config: EMReDLConfig, where: np.ndarray) -> np.ndarray:
@@ -129,5 +157,5 @@ def prior_features(case: EMCase, config: EMReDLConfig, where: np.ndarray) -> np.
     return case.stack[index][:, where].T.astype(np.float32)
 
 
-__all__ = ["EMCase", "RawCase", "fit_references", "load_raw_case", "normalise_case", "prior_features",
+__all__ = ["EMCase", "RawCase", "fit_references", "load_raw_case", "normalise_case", "prior_features", "prior_positives",
            "ROI1", "ROI2", "ROI3"]

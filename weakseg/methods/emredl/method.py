@@ -88,11 +88,11 @@ class EMReDLMethod:
         if cfg.prior_fallback:
             log.warning(FALLBACK_WARNING)
         device = next(network.parameters()).device
-        pos = np.concatenate([emdata.prior_features(c, cfg, c.regions == emdata.ROI1) for c in cases])
+        pos = np.concatenate([emdata.prior_features(c, cfg, emdata.prior_positives(c, cfg)) for c in cases])
         neg = np.concatenate([emdata.prior_features(c, cfg, c.regions == emdata.ROI3) for c in cases])
         val = None
         if self.val_cases:
-            val = (np.concatenate([emdata.prior_features(c, cfg, c.regions == emdata.ROI1) for c in self.val_cases]),
+            val = (np.concatenate([emdata.prior_features(c, cfg, emdata.prior_positives(c, cfg)) for c in self.val_cases]),
                    np.concatenate([emdata.prior_features(c, cfg, c.regions == emdata.ROI3) for c in self.val_cases]))
         seed = int(torch.initial_seed() % (2 ** 31))
         self.prior_summary = stage_a.train_prior(network.prior, pos, neg, cfg, device, seed, val)
