@@ -32,6 +32,7 @@ from weakseg.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_c
 from weakseg.training.config import TrainConfig, check_resumable
 from weakseg.training.data import TrainingCase, dataset_folders, load_training_case, weak_from_full, weak_from_store
 from weakseg.training.events import Eta, EventLog, Progress
+from weakseg.training.layout import channels_last_weights
 
 log = logging.getLogger("weakseg")
 
@@ -175,6 +176,8 @@ class Trainer:
         network = self.method.build_network()
         pools = self.method.prepare(train_cases, network)
         network.to(device)
+        if device.type == "cpu":
+            channels_last_weights(network)
         optimizer, schedule = self.method.build_optimizer(network, cfg.iterations)
         autocast, scaler = self._autocast(device)
         start, history = 0, []
