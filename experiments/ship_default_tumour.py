@@ -7,7 +7,8 @@ says plainly that no held-out number of its own exists. The card keeps the famil
 expectations and the licence of the model it replaces, is sealed (``card_sha256``) and installed
 whole or not at all.
 
-    python experiments/ship_default_tumour.py --run /work/runs/default-tumour-v2/run --config recipe-2d --version 2.0.0
+    python experiments/ship_default_tumour.py --run /work/runs/default-tumour-v2/run --config recipe-2d --version 2.1.0 \
+        --description "..." --thresholds docs/results/tumour-region-thresholds.json
 """
 
 from __future__ import annotations
@@ -44,6 +45,22 @@ def cross_validation_metrics(results: dict, config: str) -> dict:
         "held_out": None,
         "note": "this model was trained on all 22 development cases: the numbers above are its configuration's "
                 "out-of-fold cross-validation, not a test of these weights"}
+
+
+def with_region_thresholds(card: dict, metrics: dict, path: Path, config: str) -> None:
+    """Label by region thresholds (experiments/tumour_cv_thresholds.py) instead of the argmax: the card's
+    inference carries the thresholds chosen on all out-of-fold predictions, and its cross-validation
+    summary becomes the nested estimate (each fold's thresholds chosen on the other folds)."""
+    result = json.loads(path.read_text())
+    if result["config"] != config:
+        raise SystemExit(f"error: {path}: thresholds of '{result['config']}', not of '{config}'")
+    card.setdefault("inference", {})["region_thresholds"] = result["chosen_on_all_folds"]
+    cv = metrics["cross_validation"]
+    cv.update(argmax_summary=cv["summary"], summary=result["nested"],
+              region_thresholds={"report": "docs/results/tumour-region-thresholds.md", "created": result["created"],
+                                 "chosen_per_fold": result["chosen_per_fold"],
+                                 "chosen_on_all_folds": result["chosen_on_all_folds"],
+                                 "paired_vs_argmax": result["paired_nested_vs_headline"]})
 
 
 def build_card(run_model: Path, old: dict, metrics: dict, version: str, description: str) -> dict:
@@ -91,13 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="recipe-2d", help="the CV configuration the run retrains")
     parser.add_argument("--version", required=True)
     parser.add_argument("--description", required=True)
+    parser.add_argument("--thresholds", type=Path, help="docs/results/tumour-region-thresholds.json: label by the "
+                        "region thresholds it chose instead of the argmax")
     args = parser.parse_args(argv)
     run_model = args.run / "model"
     if not (run_model / "card.json").is_file():
         raise SystemExit(f"error: {run_model}: no trained model (card.json) yet")
     old = json.loads((SHIPPED / "card.json").read_text())
     metrics = cross_validation_metrics(json.loads(RESULTS.read_text()), args.config)
-    path = install(run_model, build_card(run_model, old, metrics, args.version, args.description))
+    card = build_card(run_model, old, metrics, args.version, args.description)
+    if args.thresholds:
+        with_region_thresholds(card, metrics, args.thresholds, args.config)
+    path = install(run_model, card)
     from weakseg.models import load_model
 
     model = load_model("default-tumour")

@@ -135,7 +135,7 @@ def _plot(results: dict[str, dict[str, dict]], labels: dict[str, str], out: Path
 
 
 def write_report(root: Path, out: Path, configs: dict) -> Path:
-    from experiments.tumour_cv import ET_THRESHOLDS, FOLDS, LGG
+    from experiments.tumour_cv import ET_THRESHOLDS, LGG
 
     plan = json.loads((root / "plan.json").read_text())
     n_folds = len(plan["folds"])
@@ -182,6 +182,20 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     return out / "tumour-accuracy.md"
 
 
+def region_threshold_lines(path: Path = Path(__file__).resolve().parents[1] / "docs" / "results"
+                           / "tumour-region-thresholds.json") -> list[str]:
+    """A pointer to experiments/tumour_cv_thresholds.py's result: region thresholds instead of the argmax."""
+    if not path.is_file():
+        return []
+    r = json.loads(path.read_text())
+    n, d = r["nested"], r["paired_nested_vs_headline"]
+    return ["", f"**Region thresholds instead of the argmax** ({r['config']}, `tumour-region-thresholds.md`): thresholds "
+            "on WT / TC / ET probability chosen on the other folds give " +
+            " / ".join(f"{n[x]['mean']:.3f}" for x in REGIONS) + " (paired against the headline: " +
+            ", ".join(f"{x} {d[x]['mean_diff']:+.3f}, p {d[x]['p']:.2g}" for x in REGIONS) +
+            f"); the shipped default labels this way, with {' / '.join(f'{t:g}' for t in r['chosen_on_all_folds'])}."]
+
+
 SUBSETS = (("recipe-2d", "FLAIR, T1, T1c, T2"), ("flair-t1c", "FLAIR, T1c"), ("t1c-only", "T1c"))
 """The missing-sequence table: the same recipe trained and tested on each available-sequence subset."""
 
@@ -208,7 +222,7 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
               f"{record['units_done']} of {record['units_total']} finished (configuration, fold) units. "
               "Do not edit by hand; the narrative lives in experiments/tumour_cv_report.py.*", ""]
     if record["units_done"] < record["units_total"]:
-        lines += [f"**Partial result.** The cross-validation is still running (it resumes with the same command); "
+        lines += ["**Partial result.** The cross-validation is still running (it resumes with the same command); "
                   "numbers below cover only the finished folds and will change.", ""]
     lines += ["## Protocol", "",
               f"- Cases: the 22 BraTS 2018 development cases (20 HGG, 2 LGG: {', '.join(lgg)}), {n_folds} folds, "
@@ -302,6 +316,7 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
     if thresholds:
         lines += ["", "Small-ET thresholds chosen on the training folds (voxels), per test fold: " +
                   "; ".join(f"{n}: " + ", ".join(f"fold {k} → {t}" for k, t in sorted(v.items())) for n, v in thresholds.items()) + "."]
+    lines += region_threshold_lines()
     lines += ["", "## Budget", "",
               "Training time per unit is measured (one torch thread, `nice -n 10`, on the 2-core CPU shared with other work):", "",
               "| configuration | iterations | minutes per finished unit | seconds per iteration |", "|---|---|---|---|"]

@@ -120,15 +120,25 @@ def predict_stack(networks: nn.Module | Sequence[nn.Module], stack: np.ndarray, 
     return out
 
 
-def decode(probs: np.ndarray, regions: bool) -> np.ndarray:
+def region_probabilities(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WT, TC and ET probabilities of a softmax output (background, core, edema, enhancing)."""
+    return 1.0 - probs[0], probs[1] + probs[3], probs[3]
+
+
+def decode(probs: np.ndarray, regions: bool, thresholds: tuple[float, float, float] | None = None) -> np.ndarray:
     """Class map (z,y,x) uint8 (0 background, 1 necrosis/core, 2 edema, 3 enhancing) from probabilities.
 
     Regions: WT, TC, ET thresholded at 0.5 and painted in nesting order (WT → edema, TC → core,
-    ET → enhancing), so each inner region lies inside the outer ones.
+    ET → enhancing), so each inner region lies inside the outer ones. ``thresholds`` (WT, TC, ET)
+    replace the 0.5s; with a softmax output they threshold its region sums (WT = 1 − background,
+    TC = core + enhancing, ET = enhancing) instead of taking the argmax: BraTS scores regions, and
+    the argmax of four classes is not the threshold that maximises a region's Dice.
     """
-    if not regions:
+    if not regions and thresholds is None:
         return probs.argmax(0).astype(np.uint8)
-    wt, tc, et = (probs[i] > 0.5 for i in range(3))
+    t_wt, t_tc, t_et = thresholds or (0.5, 0.5, 0.5)
+    p_wt, p_tc, p_et = (probs[0], probs[1], probs[2]) if regions else region_probabilities(probs)
+    wt, tc, et = p_wt > t_wt, p_tc > t_tc, p_et > t_et
     out = np.zeros(probs.shape[1:], np.uint8)
     out[wt] = 2
     out[tc & wt] = 1
@@ -168,12 +178,14 @@ def postprocess(classes: np.ndarray, recipe: RecipeConfig) -> np.ndarray:
 def classes_from_probabilities(probs: np.ndarray, inference: dict, min_component_fraction: float | None = None) -> np.ndarray:
     """Labels (0..3) from a model's probabilities as its card's ``inference`` section says.
 
-    The hook for whole-volume inference: 'output' (softmax or regions), island removal
-    ('min_component_fraction', unless overridden) and 'small ET becomes core' ('et_min_voxels').
-    A card without these keys gives today's behaviour (argmax, the card's island removal).
+    The hook for whole-volume inference: 'output' (softmax or regions), 'region_thresholds'
+    (WT, TC, ET; see ``decode``), island removal ('min_component_fraction', unless overridden) and
+    'small ET becomes core' ('et_min_voxels'). A card without these keys gives today's behaviour
+    (argmax, the card's island removal).
     """
     from weakseg.inference.engine import drop_small_components
 
-    classes = decode(probs, inference.get("output") == "regions")
+    thresholds = inference.get("region_thresholds")
+    classes = decode(probs, inference.get("output") == "regions", tuple(thresholds) if thresholds else None)
     fraction = inference.get("min_component_fraction", 0.0) if min_component_fraction is None else min_component_fraction
     return small_et_to_core(drop_small_components(classes, float(fraction)), int(inference.get("et_min_voxels", 0)))
