@@ -27,6 +27,11 @@ from experiments import emredl_phantom as ep  # noqa: E402
 from experiments import emredl_report as er  # noqa: E402
 
 
+START = {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": 1.0, "prior_epochs": 400, "prior_lr": 3e-3,
+         "prior_batch": 20000, "prior_patience": 50}
+"""Where the search started: the report's settings before issue 16's second pass; ``--set`` changes them."""
+
+
 def _phantoms(folder: Path, seeds: list[int]) -> list[Path]:
     """The phantom cases of ``seeds`` in ``folder``, written once and reused by every config."""
     if not folder.is_dir():
@@ -73,7 +78,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    options = er.report_options(1.0)
+    options = dict(START)
     for item in args.set:
         key, value = item.split("=", 1)
         options[key] = json.loads(value)

@@ -36,8 +36,9 @@ RULES = {"youden_train": "youden_tau", "dice_train": "dice_tau", "fixed_0.5": "t
 
 
 def report_options(lam: float) -> dict:
-    return {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": lam, "prior_epochs": 400, "prior_lr": 3e-3,
-            "prior_batch": 20000, "prior_patience": 50}
+    """The settings chosen on development seeds 10-12 (``emredl_dev.py``; docs/results/emredl.md says how)."""
+    return {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": lam, "prior_epochs": 1000, "prior_lr": 3e-3,
+            "prior_batch": 20000, "prior_patience": 1000, "prior_hidden": 32, "prior_exclude_necrosis": True}
 
 
 def _train(dataset: Path, out: Path, cases: list[str], options: dict, iterations: int, seed: int,
@@ -129,7 +130,11 @@ def main(argv=None) -> int:
     parser.add_argument("--brats-cases", type=int, default=2, help="first N BraTS cases (sorted), leave-one-out")
     parser.add_argument("--brats-only", action="store_true",
                         help="keep the phantom results already in --out and (re)run only the BraTS check")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="combine the seeds of per-seed result files (seeds run as parallel processes) into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args)
     import torch
 
     torch.set_num_threads(1)
@@ -146,6 +151,20 @@ def main(argv=None) -> int:
     if args.brats.is_dir():
         result["brats_functional_check"] = brats_check(args.work, args.brats, args.brats_iterations, args.brats_cases)
     result["seconds"] = round(time.perf_counter() - started, 1)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+    return 0
+
+
+def merge(args) -> int:
+    """One results file from per-seed runs of the same settings; their commands are kept."""
+    parts = [json.loads(p.read_text()) for p in args.merge]
+    if len({json.dumps(p["options"], sort_keys=True) for p in parts}) != 1:
+        raise SystemExit("--merge: the files were run with different options")
+    seeds = {k: v for p in parts for k, v in p["seeds"].items()}
+    result = {**{k: v for k, v in parts[0].items() if k not in ("partial", "seconds")}, "seeds": seeds,
+              "summary": summarise(seeds), "command": [p["command"] for p in parts],
+              "seconds": [p.get("seconds") for p in parts]}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
     return 0
