@@ -3,9 +3,9 @@
 Phantom protocol (per seed): ``--train`` phantoms to train on and ``--test`` held-out
 phantoms (other seeds), 'small' size (120 x 120 x 78 at 2 mm) with physiological maps.
 EMReDL (λ = 1) and PCE (λ = 0) are trained through the shared engine with the same
-options; τ is chosen by Youden's J on the *training* phantoms' planted infiltration (the
-part the paper's recurrence labels play on its training patients) and reported on the
-held-out phantoms with τ = 0.5 as well. Metrics pool the held-out ROI2 voxels.
+options; τ is chosen on the *training* phantoms' planted infiltration (the part the
+paper's recurrence labels play on its training patients) by Dice (primary) and by Youden's J,
+and reported on the held-out phantoms with τ = 0.5 as well. Metrics pool the held-out ROI2 voxels.
 
 BraTS check: structural channels only (the prior's fallback), ROI1 = TC, FLAIR = WT; each
 development case is processed by a model trained on the other. There is no infiltration
