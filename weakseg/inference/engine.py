@@ -66,6 +66,16 @@ class InferenceConfig:
             raise WeakSegError(f"batch size must be >= 1, got {self.batch_size}")
 
 
+def as_float16(array: np.ndarray) -> np.ndarray:
+    """A float16 copy of a float array, bit-identical to ``array.astype(np.float16)`` but vectorised.
+
+    NumPy converts values that become float16 subnormals (softmax probabilities near 0: most of
+    a brain) one by one in software, 0.6 s for one case's probabilities; torch uses the CPU's
+    conversion instructions (0.02 s).
+    """
+    return torch.from_numpy(np.asarray(array, np.float32)).to(torch.float16).numpy()
+
+
 def cpu_threads() -> int:
     """Threads for CPU inference: the cores not already busy (by the 1-minute load), at least 1.
 

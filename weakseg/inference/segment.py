@@ -13,7 +13,7 @@ import torch
 
 import weakseg
 from weakseg.errors import WeakSegError
-from weakseg.inference.engine import (InferenceConfig, Progress, _emit, cpu_threads, predict_patches_3d,
+from weakseg.inference.engine import (InferenceConfig, Progress, _emit, as_float16, cpu_threads, predict_patches_3d,
                                       predict_slices, resolve_device)
 from weakseg.io.case import Case
 from weakseg.methods.recipe import classes_from_probabilities, region_class_probabilities
@@ -174,5 +174,5 @@ def segment_case(case: Case, model, config: InferenceConfig | None = None, progr
     if case.warnings:
         provenance["input_warnings"] = list(case.warnings)
     _emit(progress, stage="done", fraction=1.0)
-    return SegmentationResult(labels, probs.astype(np.float16), box, class_names[:probs.shape[0]], table, provenance,
+    return SegmentationResult(labels, as_float16(probs), box, class_names[:probs.shape[0]], table, provenance,
                               sorted(card.labels, key=lambda e: e.class_index), work.grid, case.grid if reoriented else None)

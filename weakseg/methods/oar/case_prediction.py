@@ -11,7 +11,7 @@ import SimpleITK as sitk
 import torch
 
 import weakseg
-from weakseg.inference.engine import InferenceConfig, cpu_threads, predict_slices, resolve_device
+from weakseg.inference.engine import InferenceConfig, as_float16, cpu_threads, predict_slices, resolve_device
 from weakseg.inference.segment import SegmentationResult
 from weakseg.methods.oar.data import _on_1mm, pick_input
 from weakseg.inference.fast_network import InferenceNetwork
@@ -149,7 +149,7 @@ def mean_probability(probabilities: dict[str, np.ndarray]) -> np.ndarray:
     for array in arrays[1:]:
         total += array
     total /= len(arrays)
-    return total.astype(np.float16)
+    return as_float16(total)
 
 
 def slice_table(work: sitk.Image, box, labels: np.ndarray, probs: np.ndarray) -> list[dict]:
