@@ -5,7 +5,7 @@ reading the four sequences, inference and writing every output; peak memory is t
 maximum resident set size (``os.wait4`` rusage). The peer (``peer_monai_segresnet.py``) runs
 the same way on the same case. Results go to ``docs/results/segment-benchmark.{md,json}``.
 
-    python benchmarks/bench_segment.py [--case DIR] [--repeats 3] [--device cpu|cuda|auto]
+    python benchmarks/bench_segment.py [--case DIR] [--repeats 3] [--device cpu|cuda|auto] [--threads N]
 
 Targets (issue 11): <= 10 s and <= 2 GB on the 2-core CPU of the development machine, and at most a
 quarter of the MONAI SegResNet peer's wall time in the same run.
@@ -110,11 +110,14 @@ def machine_info(device: str) -> dict:
 
 
 MODEL = "default"
+THREADS: int | None = None
+"""``--threads`` for weakseg (None: the engine's choice by the load average, which the benchmark's own
+back-to-back runs keep near 1 on 2 cores, so it picks 1 thread while the peer takes torch's default)."""
 
 
 def weakseg_command(case: Path, out: Path, device: str | None) -> list[str]:
     cmd = [sys.executable, "-m", "weakseg", "segment", str(case), "--model", MODEL, "--out", str(out)]
-    return cmd + (["--device", device] if device else [])
+    return cmd + (["--device", device] if device else []) + (["--threads", str(THREADS)] if THREADS else [])
 
 
 def peer_command(case: Path, out: Path, device: str | None) -> list[str]:
@@ -225,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip the MONAI peer")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for segment-benchmark.{md,json}")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report's notes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for weakseg segment (default: its own choice; the peer uses torch's default)")
     args = parser.parse_args(argv)
-    global MODEL
-    MODEL = args.model
+    global MODEL, THREADS
+    MODEL, THREADS = args.model, args.threads
     if not args.case.is_dir():
         print(f"bench_segment: skipped (case folder {args.case} not found)")
         return 0
