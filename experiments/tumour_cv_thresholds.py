@@ -15,8 +15,9 @@ at each (WT, TC) pair and of ET at each (WT, TC, ET) triple on ``GRID``, after t
 removal (``region-thresholds.json`` in the unit's folder). ``report`` then chooses, for test fold k,
 the WT threshold maximising mean WT Dice over the *other* folds' cases, then TC given it, then ET given
 both (the same nested rule as the small-ET threshold), scores fold k's cases at those thresholds, and
-compares them pair by pair with the argmax headline. ``--all-folds`` prints the thresholds chosen on
-all 22 out-of-fold predictions: what a model trained on all cases would carry on its card.
+compares them pair by pair with the argmax headline. It also records the thresholds chosen on all
+22 out-of-fold predictions (``chosen_on_all_folds``): what a model trained on all cases carries on its
+card (``experiments/ship_default_tumour.py --thresholds``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from experiments import tumour_cv as cv  # noqa: E402
+from experiments.tumour_cv_report import REGIONS  # noqa: E402
 
 GRID = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 """The first grid (0.2 ... 0.8) put t_TC at its lower edge on every fold, so it was extended downwards once."""
 FILE = "region-thresholds.json"
-REGIONS = ("WT", "TC", "ET")
 OUT = ROOT / "docs" / "results" / "tumour-region-thresholds"
 
 
