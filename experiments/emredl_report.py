@@ -35,10 +35,16 @@ RULES = {"youden_train": "youden_tau", "dice_train": "dice_tau", "fixed_0.5": "t
 """τ rules (``emredl_phantom.tau_rules``) → the key of their held-out results."""
 
 
+EM_ONLY = {}
+"""Settings of the EM term only (chosen on development seeds); with λ = 0 they change nothing, so PCE runs without them."""
+
+
 def report_options(lam: float) -> dict:
     """The settings chosen on development seeds 10-12 (``emredl_dev.py``; docs/results/emredl.md says how)."""
-    return {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": lam, "prior_epochs": 1000, "prior_lr": 3e-3,
-            "prior_batch": 20000, "prior_patience": 1000, "prior_hidden": 32, "prior_exclude_necrosis": True}
+    options = {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": lam, "prior_epochs": 1000,
+               "prior_lr": 3e-3, "prior_batch": 20000, "prior_patience": 1000, "prior_hidden": 32,
+               "prior_exclude_necrosis": True}
+    return {**options, **(EM_ONLY if lam > 0 else {})}
 
 
 def _train(dataset: Path, out: Path, cases: list[str], options: dict, iterations: int, seed: int,
@@ -51,7 +57,11 @@ def _train(dataset: Path, out: Path, cases: list[str], options: dict, iterations
     return train(config)
 
 
-def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: int) -> dict:
+METHODS = {"emredl": 1.0, "pce": 0.0}
+
+
+def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: int,
+                 methods: tuple[str, ...] = tuple(METHODS)) -> dict:
     from weakseg.models.registry import load_model
 
     shape, spacing = SMALL
@@ -59,7 +69,8 @@ def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: i
     train = [ep.write_phantom_case(root / "train", 1000 * seed + k, shape, spacing) for k in range(1, n_train + 1)]
     test = [ep.write_phantom_case(root / "test", 1000 * seed + 100 + k, shape, spacing) for k in range(1, n_test + 1)]
     out = {"train_phantoms": [p.name for p in train], "test_phantoms": [p.name for p in test]}
-    for name, lam in (("emredl", 1.0), ("pce", 0.0)):
+    for name in methods:
+        lam = METHODS[name]
         started = time.perf_counter()
         model = load_model(_train(root / "train", root / name, [p.name for p in train], report_options(lam),
                                   iterations, seed))
@@ -104,7 +115,7 @@ def brats_check(work: Path, brats_root: Path, iterations: int, n_cases: int) -> 
 
 def summarise(seeds: dict) -> dict:
     rows = {}
-    for name in ("emredl", "pce"):
+    for name in (m for m in METHODS if all(m in s for s in seeds.values())):
         for key in (f"at_{k}" for k in RULES.values()):
             vals = [s[name][key] for s in seeds.values()]
             rows[f"{name} {key}"] = {
@@ -125,6 +136,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train", type=int, default=6)
     parser.add_argument("--test", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--methods", nargs="+", choices=tuple(METHODS), default=list(METHODS),
+                        help="run only these (EMReDL and PCE of a seed can run as separate processes; --merge joins them)")
     parser.add_argument("--brats", type=Path, default=ROOT.parent / "shared" / "data" / "brats18")
     parser.add_argument("--brats-iterations", type=int, default=600)
     parser.add_argument("--brats-cases", type=int, default=2, help="first N BraTS cases (sorted), leave-one-out")
@@ -145,7 +158,8 @@ def main(argv=None) -> int:
         result = {k: v for k, v in json.loads(args.out.read_text()).items() if k != "partial"}
         result["command_brats"] = "python " + " ".join(["experiments/emredl_report.py", *sys.argv[1:]])
     for s in [] if args.brats_only else args.seeds:  # the JSON is rewritten after every seed, so a long run leaves its finished part
-        seeds[str(s)] = phantom_seed(args.work, s, args.train, args.test, args.iterations)
+        seeds[str(s)] = phantom_seed(args.work, s, args.train, args.test, args.iterations,
+                                     tuple(args.methods))
         result.update(_record(args, seeds))
         args.out.write_text(json.dumps({**result, "partial": True}, indent=2) + "\n")
     if args.brats.is_dir():
@@ -157,13 +171,23 @@ def main(argv=None) -> int:
 
 
 def merge(args) -> int:
-    """One results file from per-seed runs of the same settings; their commands are kept."""
+    """One results file from per-seed (and per-method) runs of the same settings; their commands are kept."""
     parts = [json.loads(p.read_text()) for p in args.merge]
-    if len({json.dumps(p["options"], sort_keys=True) for p in parts}) != 1:
-        raise SystemExit("--merge: the files were run with different options")
-    seeds = {k: v for p in parts for k, v in p["seeds"].items()}
-    result = {**{k: v for k, v in parts[0].items() if k not in ("partial", "seconds")}, "seeds": seeds,
-              "summary": summarise(seeds), "command": [p["command"] for p in parts],
+    options: dict = {}
+    for part in parts:
+        for name, opts in part["options"].items():
+            if options.setdefault(name, opts) != opts:
+                raise SystemExit(f"--merge: the files ran {name} with different options")
+    seeds: dict = {}
+    for part in parts:
+        for k, v in part["seeds"].items():
+            seed = seeds.setdefault(k, {})
+            for key, value in v.items():
+                if key in METHODS and key in seed:
+                    raise SystemExit(f"--merge: seed {k} {key} is in more than one file")
+                seed[key] = value
+    result = {**{k: v for k, v in parts[0].items() if k not in ("partial", "seconds")}, "options": options,
+              "seeds": seeds, "summary": summarise(seeds), "command": [p["command"] for p in parts],
               "seconds": [p.get("seconds") for p in parts]}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
@@ -172,7 +196,7 @@ def merge(args) -> int:
 
 def _record(args, seeds: dict) -> dict:
     return {"protocol": __doc__, "command": "python " + " ".join(["experiments/emredl_report.py", *sys.argv[1:]]),
-              "options": {"emredl": report_options(1.0), "pce": report_options(0.0)}, "iterations": args.iterations,
+              "options": {m: report_options(METHODS[m]) for m in args.methods}, "iterations": args.iterations,
               "phantom": {"shape_zyx": SMALL[0], "spacing_mm": SMALL[1]}, "train_phantoms": args.train,
             "test_phantoms": args.test, "seeds": seeds, "summary": summarise(seeds)}
 

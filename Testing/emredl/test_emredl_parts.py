@@ -112,3 +112,31 @@ def test_prior_examples_leave_out_the_drawn_necrosis():
     eroded = prior_positives(EMCase("b", np.zeros((1, 3, 5, 5), np.float32), big), EMReDLConfig(prior_roi1_erosion=1))
     assert eroded.sum() == 9 and eroded[1, 1:4, 1:4].all()  # the rim is peeled off, the inside kept
     assert prior_positives(case, EMReDLConfig(prior_roi1_erosion=1)).sum() == 4  # nothing left: the core as drawn
+
+
+def test_labelled_normalisation_gives_the_core_its_voxel_weight():
+    """'labelled' (literal eq. 7): one mean over every labelled voxel; 'mean': each term its own mean; same at λ = 0."""
+    from weakseg.methods.emredl.method import EMReDLMethod
+
+    regions = torch.full((1, 10, 10), ROI3)
+    regions[0, :2] = ROI1  # 20 core voxels
+    regions[0, 2, :5] = ROI2  # 5 ROI2 voxels, 75 ROI3
+    logit = torch.zeros(1, 10, 10, requires_grad=True)
+    q = torch.ones(1, 10, 10)
+
+    def grads(**options):
+        logit.grad = None
+        loss, parts = EMReDLMethod(EMReDLConfig(**options)).objective(logit, regions, q)
+        loss.backward()
+        return logit.grad[0].abs(), loss.item(), parts
+
+    g_mean, loss_mean, parts = grads(loss_normalisation="mean")
+    g_lab, loss_lab, _ = grads(loss_normalisation="labelled")
+    # mean: an ROI2 voxel weighs |ROI1 ∪ ROI3| / |ROI2| = 95 / 5 times a core voxel; labelled: the same weight
+    assert g_mean[2, 0] / g_mean[0, 0] == pytest.approx(19.0)
+    assert g_lab[2, 0] / g_lab[0, 0] == pytest.approx(1.0)
+    assert loss_mean == pytest.approx(parts["loss_sup"] + parts["loss_reg"])
+    assert loss_lab == pytest.approx((95 * parts["loss_sup"] + 5 * parts["loss_reg"]) / 100)
+    assert grads(loss_normalisation="labelled", lam=0.0)[1] == pytest.approx(grads(lam=0.0)[1])
+    with pytest.raises(WeakSegError, match="loss_normalisation"):
+        EMReDLConfig(loss_normalisation="sum")

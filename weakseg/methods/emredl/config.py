@@ -11,6 +11,7 @@ KINDS = ("structural", "physiological")
 STRUCTURAL = (("t1", "structural"), ("t1c", "structural"), ("t2", "structural"), ("flair", "structural"))
 PHYSIOLOGICAL = tuple((name, "physiological") for name in ("fa", "md", "p", "q", "rcbv", "mtt", "rcbf"))
 DISSIMILARITIES = ("abs", "binary", "kl")
+NORMALISATIONS = ("mean", "labelled")
 
 
 @dataclass
@@ -28,6 +29,10 @@ class EMReDLConfig(Options):
     prior_roi1_erosion: voxels peeled off the core before stage A takes its examples: the
       coarse physiological maps mix the core's rim with the oedema next to it.
     lam: weight of the EM term (paper 1; 0 is the partial-cross-entropy baseline, same code).
+    loss_normalisation: 'mean' = Jsup and Jreg each a mean over its own voxels, so an ROI2
+      voxel weighs |ROI1 ∪ ROI3| / |ROI2| times an ROI1 voxel; 'labelled' = the literal eq. 7,
+      one sum over every voxel with a (hard or soft) label divided by their number (spec §6.9),
+      so the drawn core keeps its weight against the soft targets. Identical for λ = 0.
     dissimilarity g(prior, cnn) and kappa: gamma = [g <= kappa * vacuity] (spec §6.3–4).
     epoch_iterations: M-step batches between E-steps (None: every training slice once).
     tau: threshold of the tumour probability stored with the model (the UI's default).
@@ -52,6 +57,7 @@ class EMReDLConfig(Options):
     lam: float = 1.0
     dissimilarity: str = "abs"
     kappa: float = 1.0
+    loss_normalisation: str = "mean"
     epoch_iterations: int | None = None
     roi3_erosion: int = 0
     histogram_bins: int = 256
@@ -70,6 +76,9 @@ class EMReDLConfig(Options):
             raise WeakSegError(f"channel kind must be structural or physiological, not {', '.join(bad)}")
         if self.dissimilarity not in DISSIMILARITIES:
             raise WeakSegError(f"unknown dissimilarity '{self.dissimilarity}' (expected {', '.join(DISSIMILARITIES)})")
+        if self.loss_normalisation not in NORMALISATIONS:
+            raise WeakSegError(f"unknown loss_normalisation '{self.loss_normalisation}' "
+                               f"(expected {', '.join(NORMALISATIONS)})")
         if not 0.0 <= self.lam <= 1.0:
             raise WeakSegError(f"lam must be in [0, 1], got {self.lam}")
         if not 0.0 < self.tau < 1.0:

@@ -173,14 +173,18 @@ class EMReDLMethod:
         return {"images": torch.from_numpy(images), "regions": torch.from_numpy(regions), "q": torch.from_numpy(q)}
 
     def objective(self, logit: torch.Tensor, regions: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """J = Jsup + λ·Jreg (means over the batch's labelled and ROI2 voxels, spec §6.9)."""
+        """J = Jsup + λ·Jreg; means over each term's voxels, or one sum over the labelled voxels (spec §6.9)."""
         logit = logit.float()
         sup = (regions == emdata.ROI1) | (regions == emdata.ROI3)
-        j_sup = (F.binary_cross_entropy_with_logits(logit[sup], (regions[sup] == emdata.ROI1).float())
-                 if sup.any() else logit.sum() * 0.0)
         roi2 = regions == emdata.ROI2
-        j_reg = F.binary_cross_entropy_with_logits(logit[roi2], q[roi2]) if roi2.any() else logit.sum() * 0.0
-        loss = j_sup + self.config.lam * j_reg
+        sum_sup = F.binary_cross_entropy_with_logits(logit[sup], (regions[sup] == emdata.ROI1).float(), reduction="sum")
+        sum_reg = F.binary_cross_entropy_with_logits(logit[roi2], q[roi2], reduction="sum")
+        n_sup, n_reg = int(sup.sum()), int(roi2.sum())
+        j_sup, j_reg = sum_sup / max(n_sup, 1), sum_reg / max(n_reg, 1)
+        if self.config.loss_normalisation == "labelled":
+            loss = (sum_sup + self.config.lam * sum_reg) / max(n_sup + self.config.lam * n_reg, 1.0)
+        else:
+            loss = j_sup + self.config.lam * j_reg
         return loss, {"loss": loss.detach().item(), "loss_sup": j_sup.detach().item(), "loss_reg": j_reg.detach().item()}
 
     def loss(self, network, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
