@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weakseg.phantom.head_oar import LABEL_TABLE
+from weakseg.oar.label_table import LABEL_TABLE
 
 CLASSES = ("eye", "lens", "optic nerve", "optic chiasm", "pituitary gland", "hippocampus", "brainstem", "brain")
 BILATERAL = ("eye", "lens", "optic nerve", "hippocampus")

@@ -160,7 +160,7 @@ def phantom_volume(seed: int) -> OARVolume:
 
     tissue, organs, grid = head_maps(PhantomConfig(seed=seed, physiology=False))
     by_class = {}
-    from weakseg.phantom.head_oar import LABEL_TABLE
+    from weakseg.oar.label_table import LABEL_TABLE
 
     for entry in LABEL_TABLE:
         if entry["thesis_class"] != "brain":
