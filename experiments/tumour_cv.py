@@ -114,6 +114,9 @@ class Spec:
     annotated, ``derive_weak``, a dataset of pseudo-labels); they replace the defaults, ``train_cases`` included."""
     study: str = "accuracy"
     """The study the configuration belongs to (a key of ``STUDIES``); each study reports only its own."""
+    model_of: str | None = None
+    """Train nothing: score the model this other configuration trained on the same fold with this spec's
+    predictor (e.g. the 2D-3D model's 2D networks alone); waits until that model exists."""
 
 
 CONFIGS: dict[str, Spec] = {s.name: s for s in [
@@ -140,6 +143,11 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
          "2D model 2 (conv3 subnetworks, width 4, U-Net base 8) per orientation (2000 it each), their logits as 12 "
          "extra channels of the valid 3D U-Net (3000 it), in-sample features, shared recipe",
          predictor="cascade3d", phase=1),
+    Spec("triplanar-2d", "2D triplanar (the 2D-3D model's 2D networks)", "tumour-2d3d", lambda: dict(TUMOUR_2D3D_CPU),
+         0, Variant(True, 0.1, "cv"),
+         "no training of its own: the mean of the three 2D networks (axial, coronal, sagittal) of the 2d3d unit of "
+         "the same fold, without its 3D network: what the 2D stage alone gives, and what the 3D network adds",
+         predictor="triplanar2d", phase=1, model_of="2d3d"),
     Spec("t1c-only", "new recipe, T1c alone", "mixed",
          lambda: {**default_options(), "normalisation": "zscore", "recipe": RECIPE_V1, "sequences": ["t1c"]}, 4000,
          Variant(True, 0.1, "cv"),
@@ -162,7 +170,7 @@ CONFIGS: dict[str, Spec] = {s.name: s for s in [
 ]}
 """Run order: phase by phase, fold by fold. 0: today's recipe vs the new one; 1: the thesis networks;
 2: missing-sequence subsets; 3: ablations (recipe-2d-8k, in phase 1, asks whether training longer is the
-next lever). Later sessions append: triplanar 2D."""
+next lever). triplanar-2d scores the 2d3d models' 2D networks alone (phase 1, no training of its own)."""
 
 
 STUDIES = {"accuracy": "experiments.tumour_cv", "weak-payoff": "experiments.weak_label_payoff"}
@@ -214,6 +222,8 @@ class Unit:
 
     @property
     def run_dir(self) -> Path:
+        if self.spec.model_of:
+            return self.root / self.spec.model_of / f"fold-{self.fold}" / "run"
         return self.folder / "run"
 
     @property
@@ -286,6 +296,8 @@ def train_config(unit: Unit, folds: list[list[str]], data: Path, cache: Path, it
         options["budget_seconds"] = json.loads(reference.eval_file.read_text())["train_seconds"]
         if iterations:  # smoke tests: one second per iteration asked, a small network
             options.update(budget_seconds=float(iterations), patch=32, init_filters=8)
+    if iterations and "iterations_2d" in options:  # smoke tests: the 2D stages' budget is overridden too
+        options["iterations_2d"] = iterations
     train_cases = [c for f in folds for c in f if c not in test]
     config = {"method": unit.spec.method, "dataset": str(data), "out": str(unit.run_dir),
               "iterations": iterations or unit.spec.iterations, "seed": SEED,
@@ -326,11 +338,11 @@ def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, i
     """Train (resuming) and evaluate one unit in child processes; False when a step failed."""
     unit.folder.mkdir(parents=True, exist_ok=True)
     config_file = unit.folder / "train-config.json"
-    write_json(config_file, train_config(unit, folds, data, cache, iterations))
     script = str(code / "experiments" / "tumour_cv.py")
     code_dir = code
     steps = []
-    if not unit.trained():
+    if not unit.trained() and not unit.spec.model_of:
+        write_json(config_file, train_config(unit, folds, data, cache, iterations))
         steps.append(("train", [sys.executable, script, "train-unit", str(config_file)]))
     study = [] if unit.spec.study == "accuracy" else ["--study", unit.spec.study]
     steps.append(("evaluate", [sys.executable, script, "evaluate-unit", "--out", str(unit.root), "--config",
@@ -394,6 +406,10 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, f
         if unit.spec.budget_of and not Unit(configs[unit.spec.budget_of], unit.fold, root).done():
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {unit.spec.budget_of} fold {unit.fold} is done "
                 "(it sets this unit's time budget)")
+            continue
+        if unit.spec.model_of and not unit.trained():
+            log(f"{unit.spec.name} fold {unit.fold}: skipped until {unit.spec.model_of} fold {unit.fold} is trained "
+                "(this unit scores its model)")
             continue
         lock = unit_lock(unit)
         if lock is None:
@@ -463,6 +479,16 @@ def predict_cascade3d(model_dir: Path, folder: Path, cache: Path):
     return case_probabilities(model_dir, folder, cache)
 
 
+def predict_triplanar2d(model_dir: Path, folder: Path, cache: Path):
+    """The same triple for the 2D-3D model's three 2D networks averaged, without its 3D network."""
+    import torch
+
+    from weakseg.methods.tumour_2d3d.evaluate import case_probabilities
+
+    torch.set_num_threads(1)
+    return case_probabilities(model_dir, folder, cache, triplanar_2d=True)
+
+
 def predict_segresnet(model_dir: Path, folder: Path, cache: Path):
     """The same triple for the MONAI SegResNet peer (whole brain box, left-right TTA)."""
     from experiments.peer_segresnet import predict
@@ -470,7 +496,8 @@ def predict_segresnet(model_dir: Path, folder: Path, cache: Path):
     return predict(model_dir, folder, cache)
 
 
-PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d, "segresnet": predict_segresnet}
+PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d, "triplanar2d": predict_triplanar2d,
+              "segresnet": predict_segresnet}
 
 
 def score_variants(probs: dict, truth, regions: bool) -> dict:

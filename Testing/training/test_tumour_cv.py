@@ -125,3 +125,24 @@ def test_the_equal_budget_peer_waits_for_its_reference_then_trains_for_its_time(
     assert set(scores) == {"WT", "TC", "ET", "ET_voxels"} and all(0 <= scores[r] <= 1 for r in ("WT", "TC", "ET"))
 
 
+
+
+def test_triplanar_2d_waits_for_the_2d3d_model_then_scores_its_2d_networks_without_training(tiny_dataset, tmp_path,
+                                                                                            capsys):
+    out, cache = tmp_path / "cv", tmp_path / "cache"
+    args = ["run", "--out", str(out), "--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3",
+            "--iterations", "2", "--working-tree", "--folds", "0", "--configs"]
+    assert tumour_cv.main(args + ["triplanar-2d"]) == 0
+    assert "triplanar-2d fold 0: skipped until 2d3d fold 0 is trained" in capsys.readouterr().out
+    assert tumour_cv.main(args + ["2d3d", "triplanar-2d"]) == 0
+    text = capsys.readouterr().out
+    assert "triplanar-2d fold 0: train started" not in text and "triplanar-2d fold 0: evaluate exit 0" in text
+    twin = tumour_cv.Unit(tumour_cv.CONFIGS["2d3d"], 0, out)
+    unit = tumour_cv.Unit(tumour_cv.CONFIGS["triplanar-2d"], 0, out)
+    assert unit.model_dir == twin.model_dir and not (unit.folder / "run").exists()
+    assert not (unit.folder / "train-config.json").exists()
+    both = [json.loads(u.eval_file.read_text()) for u in (twin, unit)]
+    case = both[0]["test"][0]
+    key = "tta1_cc0_et0"
+    assert all(0 <= b["per_case"][case][key][r] <= 1 for b in both for r in ("WT", "TC", "ET"))
+    assert both[0]["per_case"] != both[1]["per_case"]  # the 2D networks alone are not the 3D network's output

@@ -158,3 +158,21 @@ def test_standard_3d_cascade_has_no_2d_part_and_round_trips_through_the_registry
     assert loaded(volume).shape == (1, 4, 10, 12, 14)
     with pytest.raises(WeakSegError, match="distinct names"):
         Cascade2D3DConfig(orientations=("axial", "oblique"))
+
+
+def test_triplanar_2d_is_the_mean_of_each_orientations_probabilities_and_mirrors_for_tta():
+    from weakseg.methods.tumour_2d3d.evaluate import triplanar_probabilities
+
+    net = _cascade().eval()
+    stack = torch.randn(2, 9, 11, 13)
+    features = net.features(stack)
+    expected = torch.stack([features[i:i + 4].softmax(0) for i in (0, 4, 8)]).mean(0)
+    probs = triplanar_probabilities(net, stack.numpy(), regions=False)
+    assert probs.shape == (4, 9, 11, 13) and np.allclose(probs, expected.numpy(), atol=1e-5)
+    assert np.allclose(probs.sum(0), 1, atol=1e-5)
+    mirrored = triplanar_probabilities(net, stack.flip(-1).numpy(), regions=False)[..., ::-1]
+    assert np.allclose(triplanar_probabilities(net, stack.numpy(), regions=False, tta=True),
+                       0.5 * (probs + mirrored), atol=1e-5)
+    standard_3d = _cascade(orientations=())
+    with pytest.raises(ValueError, match="no 2D networks"):
+        triplanar_probabilities(standard_3d, stack.numpy(), regions=False)

@@ -31,8 +31,34 @@ def stack_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = F
     return probs.cpu().numpy()
 
 
-def case_probabilities(model_dir: str | Path, folder: str | Path, cache: str | Path | None = None):
-    """({tta: probabilities at the original resolution}, truth classes, regions flag) of one labelled case folder."""
+@torch.no_grad()
+def triplanar_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = False,
+                            size: tuple[int, int] | None = None) -> np.ndarray:
+    """(K, z, h, w) mean of the cascade's 2D networks' probabilities alone (the triplanar 2D ensemble, no 3D
+    network): what the 2D stage gives before the 3D network learns from it."""
+    x = torch.from_numpy(np.asarray(stack, np.float32))
+    k = network.n_classes
+
+    def mean_2d(volume: torch.Tensor) -> torch.Tensor:
+        logits = network.features(volume)
+        if logits.shape[0] == 0:
+            raise ValueError("this model has no 2D networks (a standard 3D model): no triplanar 2D prediction")
+        return torch.stack([common.probabilities(logits[i:i + k], regions)
+                            for i in range(0, logits.shape[0], k)]).mean(0)
+
+    probs = mean_2d(x)
+    if tta:
+        probs = 0.5 * (probs + mean_2d(x.flip(-1)).flip(-1))
+    if size is not None and tuple(size) != tuple(probs.shape[-2:]):
+        probs = F.interpolate(probs.transpose(0, 1), size=tuple(size), mode="bilinear",
+                              align_corners=False).transpose(0, 1)
+    return probs.cpu().numpy()
+
+
+def case_probabilities(model_dir: str | Path, folder: str | Path, cache: str | Path | None = None,
+                       triplanar_2d: bool = False):
+    """({tta: probabilities at the original resolution}, truth classes, regions flag) of one labelled case folder;
+    ``triplanar_2d`` scores the 2D networks' mean instead of the 3D network."""
     from weakseg.models import load_model
     from weakseg.training.data import load_training_case
 
@@ -40,5 +66,6 @@ def case_probabilities(model_dir: str | Path, folder: str | Path, cache: str | P
     cfg = Tumour2D3DConfig.from_dict(model.card.training["method_config"], model.card.method)
     case = load_training_case(folder, cfg.data_config(), keep_full=True, cache_dir=cache)
     size = case.classes_full.shape[-2:]
-    probs = {tta: stack_probabilities(model.network, case.stack, cfg.regions, tta, size) for tta in (False, True)}
+    predict = triplanar_probabilities if triplanar_2d else stack_probabilities
+    probs = {tta: predict(model.network, case.stack, cfg.regions, tta, size) for tta in (False, True)}
     return probs, case.classes_full, cfg.regions
