@@ -52,10 +52,10 @@ def run_seed(work: Path, seed: int, name: str, options: dict, iterations: int, n
     taus = ep.tau_rules(model, train)
     out = {"train_seconds": round(seconds, 1), "taus": taus, "prior": model.card.training["prior"],
            "last_e_step": (model.card.training["em_history"] or [None])[-1]}
-    for rule, tau in taus.items():
-        out[rule] = ep.evaluate(model, test, tau=tau)
     oracle = ep.tau_rules(model, test)["dice_train"]  # diagnosis only: the best τ on the test set, never a setting
-    out["test_oracle"] = {"tau": oracle, "dice": ep.evaluate(model, test, tau=oracle)["infiltration"]["dice"]}
+    scored = ep.evaluate_taus(model, test, {**taus, "test_oracle": oracle})
+    out.update({rule: scored[rule] for rule in taus})
+    out["test_oracle"] = {"tau": oracle, "dice": scored["test_oracle"]["infiltration"]["dice"]}
     print(seed, name, json.dumps({r: round(out[r]["infiltration"]["dice"], 4) for r in taus}),
           "auc", round(out["youden_train"]["infiltration"]["auc"], 4), "prior_auc",
           round(out["youden_train"]["prior_auc"], 4), "oracle", round(out["test_oracle"]["dice"], 4), flush=True)

@@ -75,53 +75,61 @@ def infiltration_metrics(prob: np.ndarray, truth: np.ndarray, tau: float) -> dic
     return {"dice": dice, "auc": _auc(prob, truth), "mcc": float(matthews_corrcoef(truth, pred))}
 
 
-def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
-    """Pooled over ``folders``: prior AUC on ROI2, infiltration Dice/AUC/MCC on ROI2, core Dice on ROI1 ∪ ROI2."""
+def _maps(model, folder: Path, with_prior: bool = False):
+    """One inference on a phantom through the CLI's path: (result, BraTS regions, planted truth)."""
     from weakseg.methods.emredl import infiltration as inf
     from weakseg.methods.emredl.channels import find_channel_files
 
     names = [n for n, _ in model.card.preprocessing["channels"]]
-    probs, priors, truths, core_truth, core_pred = [], [], [], [], []
-    used_tau = None
+    seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
+    regions = brats.regions(sitk.GetArrayFromImage(sitk.ReadImage(str(seg))))
+    images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
+    result = inf.run_infiltration(model, inf.Inputs(images, regions["TC"], regions["WT"]), with_prior=with_prior,
+                                  device="cpu")
+    return result, regions, truth_infiltration(folder)
+
+
+def _dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    return 2 * float((pred & truth).sum()) / max(float(pred.sum() + truth.sum()), 1.0)
+
+
+def evaluate_taus(model, folders: list[Path], taus: dict[str, float | None]) -> dict[str, dict]:
+    """``evaluate`` at several τ from one inference per phantom (None: the model card's τ)."""
+    probs, priors, truths, core_probs = [], [], [], []
+    default = None
     for folder in folders:
-        seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
-        labels = sitk.GetArrayFromImage(sitk.ReadImage(str(seg)))
-        regions = brats.regions(labels)
-        images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
-        inputs = inf.Inputs(images, regions["TC"], regions["WT"])
-        result = inf.run_infiltration(model, inputs, tau=tau, with_prior=True, device="cpu")
+        result, regions, truth = _maps(model, folder, with_prior=True)
         roi2 = regions["WT"] & ~regions["TC"]
-        truth = truth_infiltration(folder)
         probs.append(result.probability[roi2])
         priors.append(result.prior[roi2])
         truths.append(truth[roi2])
-        domain = regions["WT"]
-        core_pred.append((result.probability >= result.tau)[domain] & regions["TC"][domain])
-        core_truth.append(regions["TC"][domain])
-        used_tau = result.tau
-    prob, prior, truth = (np.concatenate(v) for v in (probs, priors, truths))
-    pred_c, true_c = np.concatenate(core_pred), np.concatenate(core_truth)
-    core_dice = 2 * float((pred_c & true_c).sum()) / max(float(pred_c.sum() + true_c.sum()), 1.0)
-    return {"prior_auc": _auc(prior, truth), "infiltration": infiltration_metrics(prob, truth, used_tau),
-            "core_dice": core_dice, "tau": used_tau, "roi2_voxels": int(truth.size),
-            "infiltrated_voxels": int(truth.sum())}
+        core_probs.append(result.probability[regions["TC"]])
+        default = result.tau
+    prob, prior, truth, core = (np.concatenate(v) for v in (probs, priors, truths, core_probs))
+    prior_auc = _auc(prior, truth)
+    out = {}
+    for name, tau in taus.items():
+        tau = default if tau is None else float(tau)
+        core_pred = core >= tau  # Dice(R̂seg ∩ ROI1, ROI1): the CNN's own probability on the drawn core
+        out[name] = {"prior_auc": prior_auc, "infiltration": infiltration_metrics(prob, truth, tau),
+                     "core_dice": _dice(core_pred, np.ones_like(core_pred)), "tau": tau,
+                     "roi2_voxels": int(truth.size), "infiltrated_voxels": int(truth.sum())}
+    return out
+
+
+def evaluate(model, folders: list[Path], tau: float | None = None) -> dict:
+    """Pooled over ``folders``: prior AUC on ROI2, infiltration Dice/AUC/MCC on ROI2, core Dice on ROI1."""
+    return evaluate_taus(model, folders, {"tau": tau})["tau"]
 
 
 def _train_scores(model, folders: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Tumour probability and planted truth on ROI2, pooled over ``folders``."""
-    from weakseg.methods.emredl import infiltration as inf
-    from weakseg.methods.emredl.channels import find_channel_files
-
-    names = [n for n, _ in model.card.preprocessing["channels"]]
     probs, truths = [], []
     for folder in folders:
-        seg = next(p for p in folder.iterdir() if p.name.endswith("_seg.nii.gz"))
-        regions = brats.regions(sitk.GetArrayFromImage(sitk.ReadImage(str(seg))))
-        images = {n: sitk.ReadImage(str(p)) for n, p in find_channel_files(folder, names).items()}
-        result = inf.run_infiltration(model, inf.Inputs(images, regions["TC"], regions["WT"]), device="cpu")
+        result, regions, truth = _maps(model, folder)
         roi2 = regions["WT"] & ~regions["TC"]
         probs.append(result.probability[roi2])
-        truths.append(truth_infiltration(folder)[roi2])
+        truths.append(truth[roi2])
     return np.concatenate(probs), np.concatenate(truths)
 
 

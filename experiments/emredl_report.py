@@ -77,7 +77,7 @@ def phantom_seed(work: Path, seed: int, n_train: int, n_test: int, iterations: i
         seconds = time.perf_counter() - started
         taus = ep.tau_rules(model, train)
         out[name] = {"tau_youden_train": taus["youden_train"], "tau_dice_train": taus["dice_train"],
-                     **{f"at_{RULES[rule]}": ep.evaluate(model, test, tau=tau) for rule, tau in taus.items()},
+                     **{f"at_{RULES[rule]}": r for rule, r in ep.evaluate_taus(model, test, taus).items()},
                      "train_seconds": round(seconds, 1), "prior": model.card.training["prior"],
                      "last_e_step": (model.card.training["em_history"] or [None])[-1]}
         print(seed, name, json.dumps(out[name]["at_youden_tau"]), flush=True)
