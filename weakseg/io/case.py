@@ -185,14 +185,16 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
         folder = Path(source)
         if not folder.exists():
             raise WeakSegError("case folder not found", folder)
-        from weakseg.io.dicom_files import is_dicom_input
+        if folder.is_file():
+            from weakseg.io.dicom_files import is_dicom_input  # pydicom only where DICOM may be read
 
-        if folder.is_file() and not is_dicom_input(folder):
-            raise WeakSegError("is a file; give a case folder, a DICOMDIR or zip archive, or the sequences explicitly "
-                               "(--flair PATH ...)", folder)
+            if not is_dicom_input(folder):
+                raise WeakSegError("is a file; give a case folder, a DICOMDIR or zip archive, or the sequences "
+                                   "explicitly (--flair PATH ...)", folder)
         files = find_case_files(folder) if folder.is_dir() else {}
         if not files:
             from weakseg.io.dicom import load_dicom_case
+            from weakseg.io.dicom_files import is_dicom_input
 
             if is_dicom_input(folder):
                 return load_dicom_case(folder, reference=reference, overrides=sequences, labels=labels,

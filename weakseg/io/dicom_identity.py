@@ -14,11 +14,12 @@ Patient IDs appear only in those error messages: provenance keeps UIDs, not Pati
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
-
-import pydicom
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from weakseg.errors import WeakSegError
+
+if TYPE_CHECKING:  # pydicom costs 0.15 s to import; a NIfTI case never needs it
+    import pydicom
 
 
 @dataclass(frozen=True)
