@@ -40,6 +40,8 @@ RESULTS = ROOT / "docs" / "results"
 SHIPPED = ROOT / "weakseg" / "models" / "gan-seeds"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 STAGE_MODELS = ("s0", "os", "us", "combined", "combined_residual")
+SLICE_KEYS = {"combined": "slices", "combined_residual": "slices_residual"}
+"""Per-slice scores kept for the filtering curves: the paper's blend and the second pass's default (residual mask)."""
 
 BUDGET = {**CPU_BUDGET, "preset": "cpu-25min"}
 """The CPU budget (Grad-CAM seeds, see docs/results/gan-seeds.md "Seeds" for RISE against Grad-CAM): about 25 min of one core for 22 cases (75 min wall on the shared, oversubscribed machine);
@@ -117,12 +119,13 @@ def score_case(model, folder: Path) -> dict:
         row[stage] = {"dice_3d": dice(confusion(pred, truth)), "slice_dice": float(per_slice.mean()),
                       "slice_dice_tumour": float(per_slice[truth.reshape(len(truth), -1).any(1)[brain]].mean()),
                       "seconds": round(seconds, 2)}
-        if stage == "combined":
+        if stage in SLICE_KEYS:
             table = [r for r, b in zip(result.slice_table, brain) if b]
-            row["slices"] = {"dice": per_slice.round(4).tolist(), "d": [r["difference_score"] for r in table],
-                             "p": [r[next(k for k in r if k.startswith("p_"))] for r in table],
-                             "truth": truth.reshape(len(truth), -1).any(1)[brain].astype(int).tolist(),
-                             "pred_voxels": [int(v) for v in pred.reshape(len(pred), -1).sum(1)[brain]]}
+            row[SLICE_KEYS[stage]] = {
+                "dice": per_slice.round(4).tolist(), "d": [r["difference_score"] for r in table],
+                "p": [r[next(k for k in r if k.startswith("p_"))] for r in table],
+                "truth": truth.reshape(len(truth), -1).any(1)[brain].astype(int).tolist(),
+                "pred_voxels": [int(v) for v in pred.reshape(len(pred), -1).sum(1)[brain]]}
             row["predict_seconds"] = result.provenance["seconds"]
     base = gradcam_baseline(model, case)
     row["saliency_baseline"] = {"dice_3d": dice(confusion(base, truth)),
@@ -238,11 +241,11 @@ def cmd_status(args) -> int:
     return 0
 
 
-def filtering_curve(rows: list[dict]) -> list[dict]:
+def filtering_curve(rows: list[dict], key: str = "slices") -> list[dict]:
     """Paper's Table 6 layout over all scored slices: kept / removed mean slice Dice and % removed per t."""
-    dice = np.concatenate([r["slices"]["dice"] for r in rows])
-    d = np.concatenate([r["slices"]["d"] for r in rows])
-    tumour = np.concatenate([r["slices"]["truth"] for r in rows]).astype(bool)
+    dice = np.concatenate([r[key]["dice"] for r in rows])
+    d = np.concatenate([r[key]["d"] for r in rows])
+    tumour = np.concatenate([r[key]["truth"] for r in rows]).astype(bool)
     out = [{"t": 0.0, "kept_dice": float(dice.mean()), "removed_dice": None, "removed_percent": 0.0}]
     for t in THRESHOLDS:
         flagged = d < t
@@ -268,6 +271,8 @@ def summarise(unit: dict) -> dict:
     truth = np.concatenate([r["slices"]["truth"] for r in rows])
     out["classifier_auc"] = float(slice_auc(p, truth))
     out["filtering"] = filtering_curve(rows)
+    if all("slices_residual" in r for r in rows):
+        out["filtering_residual"] = filtering_curve(rows, "slices_residual")
     out["predict_seconds_mean"] = float(np.mean([r["predict_seconds"]["total"] for r in rows]))
     out["stage_seconds"] = {k: v["seconds"] for k, v in unit["stages"].items()}
     return out
@@ -289,7 +294,9 @@ def cmd_report(args) -> int:
         report["fully_supervised_same_cases"] = {
             "source": "docs/results/tumour-accuracy.json, configuration recipe-2d (same folds, full voxel labels)",
             "cases": both, "WT_mean": float(np.mean([per_case[c]["WT"] for c in both])) if both else None,
-            "gan_seeds_WT_mean": float(np.mean([ours[c] for c in both])) if both else None}
+            "gan_seeds_WT_mean": float(np.mean([ours[c] for c in both])) if both else None,
+            "gan_seeds_residual_WT_mean": float(np.mean([report["cv_pooled"]["combined_residual"]["dice_3d_per_case"][c]
+                                                         for c in both])) if both else None}
     for name in units:
         extra = STATE / name / "seeds_compare.json"
         if extra.is_file():

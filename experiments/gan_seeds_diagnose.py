@@ -46,10 +46,14 @@ def load_unit(unit: str):
     b = load_file(str(stages / "gan_b/model/model.safetensors"))
     u = GanUNet(gan.pair_config(options, "unet").unet_config())
     u.load_state_dict({k[2:]: v for k, v in b.items() if k.startswith("g.")})
-    s0 = GanUNet(segment.unet_config(options))
-    s0.load_state_dict(load_file(str(stages / "s0/model/model.safetensors")))
+    s0 = None
+    if (stages / "s0/model/model.safetensors").is_file():
+        s0 = GanUNet(segment.unet_config(options))
+        s0.load_state_dict(load_file(str(stages / "s0/model/model.safetensors")))
     arrays = {}
     for name in ("seeds", "healthy", "refine"):
+        if not (run / "artifacts" / f"{name}.npz").is_file():
+            continue
         with np.load(run / "artifacts" / f"{name}.npz") as data:
             arrays[name] = {k: data[k] for k in data.files}
     return options, bank, c, u, s0, arrays
@@ -96,9 +100,9 @@ def main(unit: str) -> None:
     out["target_vs_seeds"] = {"pos_seed_with_res_gt_0.25": float((res[pos_y] > 0.25).mean()),
                               "pos_seed_with_signed_gt_0.25": float((signed[pos_y] > 0.25).mean()),
                               "neg_seed_with_res_gt_0.25_tumour_slices": float((res[neg & y[:, None, None]] > 0.25).mean())}
-    m = segment.segment(s0, bank.x) > 0.5
     p = arrays["seeds"]["p"]
-    out["s0"] = {"px_per_tumour_slice": float(m[y].sum() / y.sum()),
+    m = segment.segment(s0, bank.x) > 0.5 if s0 is not None else np.zeros_like(pos)
+    out["s0"] = {} if s0 is None else {"px_per_tumour_slice": float(m[y].sum() / y.sum()),
                  "px_per_free_slice": float(m[~y].sum() / (~y).sum()),
                  "free_slices_nonempty": float(m[~y].reshape((~y).sum(), -1).any(1).mean()),
                  "tumour_slices_nonempty": float(m[y].reshape(y.sum(), -1).any(1).mean()),
@@ -107,7 +111,7 @@ def main(unit: str) -> None:
                  "mask_vs_pos_seed_cover": float((m & pos_y).sum() / max(1, pos_y.sum())),
                  "gated_free_px": float((m[~y] & (p[~y] > 0.5)[:, None, None]).sum() / (~y).sum())}
     print(json.dumps(out, indent=1))
-    np.savez_compressed(f"/tmp/gs/{unit}_diag.npz", x=x, xh=xh, y=y, pos=pos, neg=neg, m=m, p=p,
+    np.savez_compressed(f"/tmp/gs/{unit.replace('/', '_')}_diag.npz", x=x, xh=xh, y=y, pos=pos, neg=neg, m=m, p=p,
                         case=bank.case, z=bank.z)
 
 

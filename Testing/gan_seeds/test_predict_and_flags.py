@@ -92,6 +92,52 @@ def test_filter_flags_a_deliberately_corrupted_slice(gs_dataset, model):
     assert flags(np.array([1.0]), 0.5).tolist() == [False]
 
 
+def test_residual_mask_keeps_only_the_l_m_target_and_scores_the_unrestricted_mask(gs_dataset, model):
+    """Default inference (second pass): mask ⊆ {|x − x̂| > ζ/ε} ∩ blend; the difference score is the blend's."""
+    from weakseg.io.case import load_case
+    from weakseg.methods.gan_seeds.bank import canvas_slices
+    from weakseg.methods.gan_seeds.case_prediction import predict
+    from weakseg.methods.gan_seeds.infer import segment_slices
+    from weakseg.preprocess import PreprocessConfig, prepare_channels
+
+    assert model.card.inference["residual_mask"] is True and model.card.inference["residual"] == 0.25
+    case = load_case(gs_dataset / "Phantom_0002", log_warnings=False)
+    stack, _ = prepare_channels(case, ["flair"], PreprocessConfig("none"))
+    images, share, _ = canvas_slices(stack, TINY_SIZE)
+    plain = segment_slices(model.network, images, share >= 0.1, 0.2, "combined")
+    kept = segment_slices(model.network, images, share >= 0.1, 0.2, "combined_residual", residual=0.25)
+    residual = np.abs(images[:, 0] - kept["healthy"])
+    assert plain["mask"].any() and kept["mask"].any()
+    assert (kept["mask"] <= (plain["mask"] & (residual > 0.25))).all()
+    assert kept["mask"].sum() < plain["mask"].sum()  # the phantom's converter is not perfect outside the tumour
+    assert np.array_equal(kept["d"], plain["d"])
+    default = predict(case, model)
+    assert default.provenance["stage_model"] == "combined_residual"
+    paper = predict(case, model, stage_model="combined")
+    assert sitk.GetArrayFromImage(default.labels).sum() < sitk.GetArrayFromImage(paper.labels).sum()
+
+
+def test_converter_trains_on_tumour_slices_with_mostly_negative_seed():
+    """u_subset 'gt' (default): X_C slices whose negative seed covers > 50 %; 'lt' the literal < 50 %."""
+    from weakseg.methods.gan_seeds.config import GanSeedsConfig
+    from weakseg.methods.gan_seeds.gan import u_training_rows
+
+    assert GanSeedsConfig().u_subset == "gt"
+    share = np.array([0.0, 0.3, 0.6, 0.7, 0.9, 0.4, 0.8, 0.65, 0.55, 0.75, 0.85, 0.95, 0.2, 0.58, 0.62])
+    negative = np.zeros((len(share), 10, 10), bool)
+    for i, f in enumerate(share):
+        negative[i].flat[:int(round(f * 100))] = True
+    y = np.ones(len(share), np.int8)
+    y[4] = 0  # tumour-free: never in X_C
+    p = np.full(len(share), 0.9)
+    p[6] = 0.2  # missed by the classifier: not in X_C
+    rows, info = u_training_rows(y, p, negative, "gt")
+    assert rows.tolist() == [2, 3, 7, 8, 9, 10, 11, 13, 14] and info["subset"] == 9 and "fallback" not in info
+    rows, info = u_training_rows(y, p, negative, "lt")  # 3 slices < 8: falls back to all of X_C
+    assert info["subset"] == 3 and info["fallback"] == "all of X_C"
+    assert rows.tolist() == [1, 2, 3, 5, 7, 8, 9, 10, 11, 12, 13, 14]
+
+
 TINY_SIZE = 32
 
 

@@ -36,9 +36,10 @@ def slice_rows(grid: sitk.Image, box, out: dict[str, np.ndarray], classes: np.nd
 
 
 def predict(case, model, config: InferenceConfig | None = None, progress=None, cancel: threading.Event | None = None,
-            case_id: str | None = None, stage_model: str = "combined", threshold: float | None = None
+            case_id: str | None = None, stage_model: str | None = None, threshold: float | None = None
             ) -> SegmentationResult:
-    """Paper 002's inference on every axial slice; ``stage_model`` 's0' / 'us' / 'os' for per-stage tables."""
+    """Paper 002's inference on every axial slice. ``stage_model``: None for the card's own ('combined_residual'
+    when trained with ``residual_mask``, else the paper's 'combined'), 's0' / 'us' / 'os' for per-stage tables."""
     config = config or InferenceConfig()
     card = model.card
     if (card.inference or {}).get("mode") != "gan-seeds":
@@ -55,6 +56,8 @@ def predict(case, model, config: InferenceConfig | None = None, progress=None, c
     work, reoriented = _canonical_case(case)
     stack, box = prepare_channels(work, card.sequences, PreprocessConfig("none"))
     settings = card.inference
+    if stage_model is None:
+        stage_model = "combined_residual" if settings.get("residual_mask") else "combined"
     images, share, canvas = canvas_slices(stack, int(settings["size"]))
     t = float(settings.get("threshold", 0.2) if threshold is None else threshold)
     t_pre = time.perf_counter()

@@ -45,6 +45,9 @@ class GanSeedsConfig(Options):
     alpha, beta, gamma: L_U weights (paper BraTS 10, 0.05, 1); delta, epsilon, zeta: L_M weights (4, 1, 0.25).
     var_norm: 'hw' (L_var over H·W, spec §5 item 2) or 'mask' (over Σ(1−m)).
     threshold: difference-score flag threshold t (paper: 0.2; 0.3 when quality matters most).
+    residual_mask: at inference keep only mask pixels where |x − x̂| > ζ/ε, the pixels L_M itself makes
+      worth segmenting (not in the paper; our segmentation models blur past that target; adopted in the
+      second pass, see docs/results/gan-seeds.md). The difference score still judges the unrestricted mask.
     augment: random left-right flips (applied to image, seeds and healthy variant together).
     """
 
@@ -87,6 +90,7 @@ class GanSeedsConfig(Options):
     var_norm: str = "hw"
     refine_radii: tuple[int, ...] = (1, 2, 3, 4, 5)
     threshold: float = 0.2
+    residual_mask: bool = True
     augment: bool = True
     preset: str | None = None
 

@@ -5,7 +5,8 @@ p > 0.5, else empty (eqs. 17–18); m₂ = m₁ > 0.5; the difference score d = 
 (1 when m₂ is empty, eq. 19); the slice is flagged for review when d < t. ``model`` picks a
 stage for the per-stage tables ('s0', 'us', 'os') instead of the blend ('combined');
 'combined_residual' also keeps only pixels where |x − x̂| > ``residual`` (ζ/ε, where L_M makes
-segmenting pay off), a post-hoc variant that is not in the paper.
+segmenting pay off; not in the paper, the default of models trained with ``residual_mask``); its
+difference score is the unrestricted blend's, so the filter judges what the networks segmented.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def segment_slices(net, images: np.ndarray, usable: np.ndarray, threshold: float
         p[r], soft[r] = pr.numpy(), m.numpy()
         if progress is not None:
             progress({"stage": "segment", "fraction": min(1.0, (i + len(r)) / max(1, len(rows)))})
+    scores = difference_scores(images[:, 0], healthy, soft > 0.5)
     if model == "combined_residual":
         soft = np.where(np.abs(images[:, 0] - healthy) > residual, soft, 0)
     binary = soft > 0.5
-    scores = difference_scores(images[:, 0], healthy, binary)
     return {"p": p, "soft": soft, "mask": binary, "healthy": healthy, "d": scores, "flagged": flags(scores, threshold)}

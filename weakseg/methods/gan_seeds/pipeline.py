@@ -252,7 +252,8 @@ class Pipeline:
             id=cfg.model_id, method="gan-seeds", network={"name": "gan-seeds", "config": net_config.to_dict()},
             sequences=list(o.sequences), labels=[WT_LABEL], preprocessing={"normalisation": "none", "margin": 0},
             expects=self._expects(),
-            inference={"mode": "gan-seeds", "size": o.size, "min_brain": o.min_brain, "threshold": o.threshold},
+            inference={"mode": "gan-seeds", "size": o.size, "min_brain": o.min_brain, "threshold": o.threshold,
+                       "residual_mask": o.residual_mask, "residual": o.zeta / o.epsilon},
             regions={"WT": [1]}, training=training, metrics={}, licence=cfg.licence or BRATS_LICENCE,
             description=cfg.description or "Whole tumour from slice labels only (paper 002: classifier, RISE seeds, "
                                            "healthy-variant GAN, refined seeds); per-slice difference scores flag "
