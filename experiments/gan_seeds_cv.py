@@ -297,12 +297,76 @@ def cmd_report(args) -> int:
             "gan_seeds_WT_mean": float(np.mean([ours[c] for c in both])) if both else None,
             "gan_seeds_residual_WT_mean": float(np.mean([report["cv_pooled"]["combined_residual"]["dice_3d_per_case"][c]
                                                          for c in both])) if both else None}
+    first = {p.parent.name: json.loads(p.read_text()) for p in sorted((STATE / "pass1").glob("fold*/eval.json"))}
+    if first:  # the first pass (converter on the literal 'lt' subset, paper blend) on the same folds, for the ablation
+        report["first_pass"] = {"units": {n: summarise(u) for n, u in first.items()},
+                                "cv_pooled": {**summarise({"cases": [r for u in first.values() for r in u["cases"]],
+                                                           "stages": {}}), "folds": sorted(first)}}
     for name in units:
         extra = STATE / name / "seeds_compare.json"
         if extra.is_file():
             report["units"][name]["seeds_compare"] = json.loads(extra.read_text())
     write_json(RESULTS / "gan-seeds.json", report)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
+    return 0
+
+
+ROWS = (("s0", "Initial S0"), ("os", "Refined oversegmenting S_OS"), ("us", "Refined undersegmenting S_US"),
+        ("combined", "Combined (eqs. 17–18, the paper's output)"),
+        ("combined_residual", "**Combined ∩ {\\|x−x̂\\| > ζ/ε} (second-pass default)**"))
+PAPER_TABLE6 = {0.1: "0.7792 / 0.3217 / 1.75", 0.2: "0.7985 / 0.4104 / 7.05", 0.3: "0.8136 / 0.5209 / 14.50",
+                0.4: "0.8176 / 0.6233 / 23.90", 0.5: "0.8137 / 0.6884 / 33.92"}
+
+
+def _f(v, digits=3):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def render_unit(title: str, u: dict, first: dict | None) -> list[str]:
+    """Markdown for one unit (or the pooled folds) of gan-seeds.json; ``first``: the first pass on the same cases."""
+    out = [f"### {title}: held-out cases {', '.join(c.replace('Brats18_', '') for c in u['cases'])}", "",
+           "| model | 3D WT Dice (mean over cases) | smoothed slice Dice (all brain slices) | slice Dice, tumour slices only |"
+           + (" first pass, 3D WT Dice |" if first else ""),
+           "|---|---|---|---|" + ("---|" if first else "")]
+    for key, label in ROWS:
+        r = u[key]
+        out.append(f"| {label} | {_f(r['dice_3d'])} | {_f(r['slice_dice'])} | {_f(r['slice_dice_tumour'])} |"
+                   + (f" {_f(first[key]['dice_3d'])} |" if first else ""))
+    b = u["saliency_baseline"]
+    out.append(f"| Baseline: classifier saliency (Grad-CAM) > 0.5 | {_f(b['dice_3d'])} | {_f(b['slice_dice'])} | – |"
+               + (f" {_f(first['saliency_baseline']['dice_3d'])} |" if first else ""))
+    out += ["", "Per case 3D WT Dice (second-pass default / paper blend): " + ", ".join(
+        f"{c.replace('Brats18_', '')} {u['combined_residual']['dice_3d_per_case'][c]:.3f} / "
+        f"{u['combined']['dice_3d_per_case'][c]:.3f}" for c in u["cases"]), "",
+            f"Classifier AUC per slice (held-out, un-eroded truth): **{u['classifier_auc']:.3f}** (paper test 0.988). "
+            f"Prediction: {u['predict_seconds_mean']:.1f} s per case (mean, one thread, loaded machine).", ""]
+    for key, label in (("filtering_residual", "second-pass default"), ("filtering", "paper blend")):
+        if key not in u:
+            continue
+        out += [f"Filtering by difference score ({label}; d from the unrestricted blend; all brain slices):", "",
+                "| t | kept slice Dice | removed slice Dice | % removed | kept Dice, tumour slices | "
+                "paper Table A.1 test: kept / removed / % |", "|---|---|---|---|---|---|"]
+        for f in u[key]:
+            out.append(f"| {f['t']:.1f} | {_f(f['kept_dice'])} | {_f(f['removed_dice'])} | {f['removed_percent']:.1f} | "
+                       f"{_f(f.get('kept_tumour_dice'))} | {PAPER_TABLE6.get(f['t'], '0.7712 / – / 0')} |")
+        out.append("")
+    return out
+
+
+def cmd_tables(args) -> int:
+    """Print the Results tables of docs/results/gan-seeds.md from gan-seeds.json (so the .md is re-rendered, not typed)."""
+    report = json.loads((RESULTS / "gan-seeds.json").read_text())
+    first = report.get("first_pass", {})
+    lines = []
+    if "cv_pooled" in report:
+        pooled = report["cv_pooled"]
+        lines += render_unit(f"pooled over {', '.join(pooled['folds'])}", pooled,
+                             first.get("cv_pooled") if first and set(first["cv_pooled"]["cases"]) ==
+                             set(pooled["cases"]) else None)
+    for name, unit in report["units"].items():
+        if name.startswith("fold"):
+            lines += render_unit(name, unit, first.get("units", {}).get(name))
+    print("\n".join(lines))
     return 0
 
 
@@ -315,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     sub.add_parser("status").set_defaults(func=cmd_status)
     sub.add_parser("report").set_defaults(func=cmd_report)
+    sub.add_parser("tables").set_defaults(func=cmd_tables)
     compare = sub.add_parser("compare-seeds")
     compare.add_argument("unit", nargs="?", default="final")
     compare.set_defaults(func=cmd_compare_seeds)
