@@ -107,11 +107,16 @@ def test_a_unit_held_by_another_runner_is_skipped_and_a_changed_split_refused(ti
         tumour_cv.plan(out, tiny_dataset, 2, 2)
 
 
+def _fold0_args(tiny_dataset, out, cache) -> list[str]:
+    """`run` on fold 0 of a 3-fold smoke CV, two iterations; the configurations follow."""
+    return ["run", "--out", str(out), "--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3",
+            "--iterations", "2", "--working-tree", "--folds", "0", "--configs"]
+
+
 def test_the_equal_budget_peer_waits_for_its_reference_then_trains_for_its_time(tiny_dataset, tmp_path, capsys):
     pytest.importorskip("monai")
     out, cache = tmp_path / "cv", tmp_path / "cache"
-    args = ["run", "--out", str(out), "--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3",
-            "--iterations", "2", "--working-tree", "--folds", "0", "--configs"]
+    args = _fold0_args(tiny_dataset, out, cache)
     assert tumour_cv.main(args + ["segresnet-peer"]) == 0
     assert "skipped until recipe-2d fold 0 is done" in capsys.readouterr().out
     assert tumour_cv.main(args + ["recipe-2d", "segresnet-peer"]) == 0
@@ -130,8 +135,7 @@ def test_the_equal_budget_peer_waits_for_its_reference_then_trains_for_its_time(
 def test_triplanar_2d_waits_for_the_2d3d_model_then_scores_its_2d_networks_without_training(tiny_dataset, tmp_path,
                                                                                             capsys):
     out, cache = tmp_path / "cv", tmp_path / "cache"
-    args = ["run", "--out", str(out), "--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3",
-            "--iterations", "2", "--working-tree", "--folds", "0", "--configs"]
+    args = _fold0_args(tiny_dataset, out, cache)
     assert tumour_cv.main(args + ["triplanar-2d"]) == 0
     assert "triplanar-2d fold 0: skipped until 2d3d fold 0 is trained" in capsys.readouterr().out
     assert tumour_cv.main(args + ["2d3d", "triplanar-2d"]) == 0
