@@ -43,6 +43,13 @@ STAGE_MODELS = ("s0", "os", "us", "combined", "combined_residual")
 SLICE_KEYS = {"combined": "slices", "combined_residual": "slices_residual"}
 """Per-slice scores kept for the filtering curves: the paper's blend and the second pass's default (residual mask)."""
 
+SHIPPED_DESCRIPTION = (
+    "Whole tumour from slice labels only (paper 002: classifier, Grad-CAM seeds, healthy-variant GAN, refined "
+    "seeds); per-slice difference scores flag slices to review. Second pass (2026-12-01): the converter trains on "
+    "the tumour slices whose negative seed covers > 50 % of the image (u_subset 'gt'; the literal < 50 % rule kept "
+    "a few dozen slices and the converter changed healthy tissue everywhere), and the mask keeps only pixels where "
+    "|x - x_hat| > zeta/epsilon (residual_mask). Cross-validated 3D WT Dice is below 0.70: see "
+    "docs/results/gan-seeds.md. Research use only.")
 BUDGET = {**CPU_BUDGET, "preset": "cpu-25min"}
 """The CPU budget (Grad-CAM seeds, see docs/results/gan-seeds.md "Seeds" for RISE against Grad-CAM): about 25 min of one core for 22 cases (75 min wall on the shared, oversubscribed machine);
 see docs/results/gan-seeds.md."""
@@ -53,6 +60,7 @@ def train_config(name: str, train_cases: list[str], options: dict | None = None)
             "train_cases": train_cases, "derive_weak": True, "derive_weak_erosion": 1, "threads": 1,
             "cache_dir": str(CACHE), "log_every": 50, "checkpoint_every": 200, "progress_bar": False,
             "model_id": "gan-seeds" if name == "final" else f"gan-seeds-{name}",
+            "description": SHIPPED_DESCRIPTION if name == "final" else "",
             "method_options": {**BUDGET, **(options or {})}}
 
 
