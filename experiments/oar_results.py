@@ -23,6 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from weakseg.metrics import dice, confusion, hausdorff, mean_distance, tolerant_scores
+from weakseg.oar.checks import anatomy_checks
 from weakseg.oar.classes import CLASSES
 from weakseg.oar.intensity import normalise_head
 from weakseg.oar.postprocess import organs_from_classes, postprocess
@@ -174,26 +175,6 @@ def evaluate(model, name, image, truth, baseline: bool):
     final = [s for s in rows if not s.startswith("atlas")][-1]
     checks = anatomy_checks(rows[final]) if "Eye_L" in truth else {}  # a skull-stripped scan has no eyes or nerves
     return {"case": name, "steps": table, "anatomy": checks}
-
-
-def anatomy_checks(organs: dict[str, np.ndarray]) -> dict[str, bool]:
-    """The acceptance's rules on the final output: two eyes with a lens inside each, one connected nerve per
-    side from eye to chiasm, left organs left of right organs."""
-    from scipy import ndimage as ndi
-
-    out = {}
-    for side in ("L", "R"):
-        eye, lens, nerve = organs[f"Eye_{side}"], organs[f"Lens_{side}"], organs[f"OpticNrv_{side}"]
-        out[f"eye_{side}_one_component"] = ndi.label(eye)[1] == 1
-        out[f"lens_{side}_inside_eye"] = bool(lens.any() and not (lens & ~eye).any())
-        out[f"nerve_{side}_one_component"] = ndi.label(nerve, np.ones((3, 3, 3)))[1] == 1
-        grown = ndi.binary_dilation(nerve, iterations=2)
-        out[f"nerve_{side}_touches_eye_and_chiasm"] = bool((grown & eye).any() and (grown & organs["OpticChiasm"]).any())
-    for organ in ("Eye", "Lens", "OpticNrv", "Hippocampus"):
-        left, right = organs[f"{organ}_L"], organs[f"{organ}_R"]
-        if left.any() and right.any():
-            out[f"{organ}_L_is_left"] = np.argwhere(left)[:, 2].mean() > np.argwhere(right)[:, 2].mean()
-    return {k: bool(v) for k, v in out.items()}
 
 
 GROUPS = {"Hippocampus": ("Hippocampus_L", "Hippocampus_R"), "Brainstem": ("Brainstem",), "Eye": ("Eye_L", "Eye_R"),

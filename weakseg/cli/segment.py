@@ -84,12 +84,14 @@ def run(args: argparse.Namespace) -> int:
 
     model, fallback = model_for_case(args.model, case.images)
     case.require(model.card.sequences)
-    for line in [*case.warnings, fallback]:
+    for line in [*case.warnings_for(model.card.sequences), fallback]:
         if line:
             logging.getLogger("weakseg").warning(line)
 
     result, _ = segment_checked(case, model, config, mode=args.preprocess, n4=args.n4, progress=progress,
                                 case_id=args.case_id, notify=logging.getLogger("weakseg").warning)
+    for line in result.warnings:  # about the output itself (e.g. an organ not found): before the paths
+        logging.getLogger("weakseg").warning(line)
     with outputs:
         paths = write_outputs(result, outputs, case)
         if rtstruct:

@@ -35,6 +35,8 @@ class SegmentationResult:
     masks: masks made on the way, on the labels' grid, by output kind (e.g. ``brain``: the
       preprocessing's brain mask), written beside the labels so a reviewer can see what the
       model was shown.
+    warnings: what a reviewer must be told about this output (e.g. an organ not found, an
+      anatomical rule broken); ``weakseg segment`` prints them, the worker passes them to Slicer.
     """
 
     labels: sitk.Image
@@ -47,6 +49,7 @@ class SegmentationResult:
     _canonical: sitk.Image | None = None
     _grid: sitk.Image | None = None
     masks: dict[str, sitk.Image] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def probability_image(self, name: str) -> sitk.Image:
         """Probability of class ``name`` as a float32 image on the case grid (0 outside the brain box)."""

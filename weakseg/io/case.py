@@ -59,6 +59,9 @@ def find_case_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+MISSING_PREFIX = "missing sequence(s) "
+
+
 @dataclass
 class Case:
     """Sequences on the reference grid. Voxels are never modified on load."""
@@ -87,6 +90,12 @@ class Case:
     @property
     def missing(self) -> list[str]:
         return [s for s in SEQUENCES if s not in self.images]
+
+    def warnings_for(self, sequences: tuple[str, ...] | list[str]) -> list[str]:
+        """The load warnings that matter to a model reading ``sequences``: 'missing sequence(s)' only when it
+        reads one of them (an OAR model reads one T1 and is not helped by hearing that FLAIR is absent)."""
+        reads_missing = any(s not in self.images for s in sequences)
+        return [w for w in self.warnings if reads_missing or not w.startswith(MISSING_PREFIX)]
 
     def require(self, sequences: tuple[str, ...] | list[str]) -> None:
         lacking = [s for s in sequences if s not in self.images]
@@ -162,7 +171,7 @@ def assemble_case(case_id: str, images: dict[str, sitk.Image], sources: dict[str
     if missing:
         from weakseg.models.registry import runnable_models
 
-        msg = (f"missing sequence(s) {', '.join(missing)}; installed models that can run on it: "
+        msg = (f"{MISSING_PREFIX}{', '.join(missing)}; installed models that can run on it: "
                f"{', '.join(runnable_models(aligned)) or 'none'}")
         warnings.append(msg)
     if log_warnings:

@@ -88,5 +88,5 @@ def run(parameters: dict, events, job) -> dict:
                        "preprocess": p.preprocess},
         "preprocessing": prepared.provenance() if prepared is not None else None,
         "low_confidence_slices": review_slices(result.slice_table, low, high),  # flagged slices first
-        "warnings": list(case.warnings) + notes,
+        "warnings": case.warnings_for(card.sequences) + notes + list(result.warnings),
     }

@@ -17,6 +17,7 @@ from weakseg.methods.oar.data import _on_1mm, pick_input
 from weakseg.inference.fast_network import InferenceNetwork
 from weakseg.methods.oar.sampling import PLANE_AXES
 from weakseg.methods.oar.windows import WindowConfig, head_extent, put, slice_windows, take
+from weakseg.oar.checks import anatomy_checks, review_warnings
 from weakseg.oar.classes import CLASSES, ORGANS
 from weakseg.oar.intensity import foreground, normalise_head
 from weakseg.oar.postprocess import PostConfig, postprocess
@@ -115,7 +116,9 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     probs = class_probabilities(network, image, inference.get("orientations", ("axial", "coronal", "sagittal")),
                                 run, progress, cancel)
     t_pred = time.perf_counter()
-    organs = postprocess(vote(probs, thresholds_of(card)), image, (1.0, 1.0, 1.0), left_is_high_x_of(work.GetDirection()), PostConfig())
+    left_is_high_x = left_is_high_x_of(work.GetDirection())
+    organs = postprocess(vote(probs, thresholds_of(card)), image, (1.0, 1.0, 1.0), left_is_high_x, PostConfig())
+    checks = anatomy_checks(organs, left_is_high_x)
     full = np.zeros(array.shape, np.uint8)
     full[box] = labelmap(organs)
     on_work = sitk.GetImageFromArray(full)
@@ -136,8 +139,10 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
                                                 "total": round(time.perf_counter() - started, 3)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    provenance["anatomy_checks"] = checks
     table = slice_table(work, box, full[box], mean)
-    result = SegmentationResult(labels, mean, box, list(CLASSES), table, provenance, list(card.labels))
+    result = SegmentationResult(labels, mean, box, list(CLASSES), table, provenance, list(card.labels),
+                                warnings=review_warnings(organs, checks))
     result._canonical = work
     return result
 
