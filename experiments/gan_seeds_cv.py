@@ -314,6 +314,9 @@ def cmd_report(args) -> int:
         extra = STATE / name / "seeds_compare.json"
         if extra.is_file():
             report["units"][name]["seeds_compare"] = json.loads(extra.read_text())
+    diagnostics = {str(p.parent.relative_to(STATE)): json.loads(p.read_text()) for p in sorted(STATE.glob("**/diagnose.json"))}
+    if diagnostics:  # converter residual and S0 area on each unit's TRAINING slices (slice labels only, no voxel truth)
+        report["converter_diagnostics"] = diagnostics
     write_json(RESULTS / "gan-seeds.json", report)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
     return 0

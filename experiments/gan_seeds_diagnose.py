@@ -4,7 +4,8 @@ Measures, on the unit's TRAINING slices: the converter residual |x - U(x)| on tu
 (U applied as if they had tumour: pure converter error) against tumour slices, how much of each the
 L_M optimum {residual > zeta/epsilon} marks, and S0's predicted area on tumour-free vs tumour slices.
 
-    python experiments/gan_seeds_diagnose.py fold0
+    python experiments/gan_seeds_diagnose.py fold0          # writes <unit>/diagnose.json
+    python experiments/gan_seeds_diagnose.py pass1/fold0    # the first pass's converter
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def main(unit: str) -> None:
                  "mask_vs_pos_seed_cover": float((m & pos_y).sum() / max(1, pos_y.sum())),
                  "gated_free_px": float((m[~y] & (p[~y] > 0.5)[:, None, None]).sum() / (~y).sum())}
     print(json.dumps(out, indent=1))
+    from experiments.gan_seeds_cv import write_json
+
+    write_json(STATE / unit / "diagnose.json", out)  # gan_seeds_cv.py report puts it beside the unit's scores
     np.savez_compressed(f"/tmp/gs/{unit.replace('/', '_')}_diag.npz", x=x, xh=xh, y=y, pos=pos, neg=neg, m=m, p=p,
                         case=bank.case, z=bank.z)
 
