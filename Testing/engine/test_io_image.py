@@ -14,6 +14,7 @@ from weakseg.io.image import (
     orientation_code,
     overlap_fraction,
     read_image,
+    read_images,
     resample_to,
     same_grid,
     write_image,
@@ -49,6 +50,25 @@ def test_itk_alone_misses_truncation_and_corruption_read_image_does_not(tmp_path
     with pytest.raises(WeakSegError, match="corrupt .gz file"):
         read_image(corrupt)
     read_image(full, verify=False)
+
+
+def test_read_images_checks_every_file_and_names_the_first_bad_one_in_order(tmp_path):
+    files = [write_image(_image(seed=i), tmp_path / f"s{i}.nii.gz") for i in range(4)]
+    together = read_images(files)
+    for path, image in zip(files, together):
+        assert np.array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(read_image(path)))
+    corrupt = tmp_path / "corrupt.nii.gz"
+    corrupt.write_bytes(files[1].read_bytes())
+    _corrupt_middle(corrupt)
+    truncated = tmp_path / "truncated.nii.gz"
+    truncated.write_bytes(files[2].read_bytes()[: files[2].stat().st_size // 2])
+    with pytest.raises(WeakSegError, match="corrupt .gz file") as raised:
+        read_images([files[0], corrupt, truncated, files[3]])
+    assert "corrupt.nii.gz" in str(raised.value)
+    with pytest.raises(WeakSegError, match="truncated .gz file"):
+        read_images([files[0], truncated, corrupt])
+    with pytest.raises(WeakSegError, match="file not found"):
+        read_images([files[0], tmp_path / "absent.nii.gz"])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 from weakseg import SEQUENCES
 from weakseg.io.dicom_identity import DicomIdentity
 from weakseg.errors import WeakSegError
-from weakseg.io.image import has_image_suffix, read_image, resample_to, same_grid
+from weakseg.io.image import has_image_suffix, read_images, resample_to, same_grid
 from weakseg.io.overlap import coverage_fraction
 
 log = logging.getLogger("weakseg")
@@ -218,6 +218,8 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
     if labels is not None:
         files["seg"] = Path(labels)
     images, series = {}, {}
+    plain = [name for name, path in files.items() if name == "seg" or not _is_series_input(path)]  # image files
+    read = dict(zip(plain, read_images([files[name] for name in plain])))
     for name, path in files.items():
         if name == "seg":
             continue
@@ -226,7 +228,7 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
 
             images[name], series[name] = read_series_input(path, f"--{name}")
         else:
-            images[name] = read_image(path)
+            images[name] = read[name]
     warnings: list[str] = []
     if series:
         from weakseg.io.dicom import pseudonym
@@ -237,7 +239,7 @@ def load_case(source: str | Path | None = None, *, sequences: dict[str, str | Pa
     if case_id is None:
         first = next(iter(files.values()), None)
         case_id = _stem(first).rsplit("_", 1)[0] if first else "case"
-    label_image = read_image(files["seg"]) if "seg" in files else None
+    label_image = read.get("seg")
     case = assemble_case(case_id, images, files, label_image, reference, log_warnings=False)
     return finish_case(case, series, warnings, log_warnings)
 
