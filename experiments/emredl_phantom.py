@@ -54,10 +54,11 @@ def truth_infiltration(folder: Path) -> np.ndarray:
 def tiny_options(lam: float) -> dict:
     """CPU-sized settings for the CI test; the paper's structure, fewer and faster steps.
 
-    Stage A's width and the necrosis rule are the report's (chosen on development seeds).
+    Stage A's width, the necrosis rule and the loss normalisation are the report's (chosen on development seeds).
     """
     return {"base": 8, "depth": 2, "batch_size": 8, "lr": 3e-3, "lam": lam, "prior_epochs": 300, "prior_lr": 1e-2,
-            "prior_batch": 4096, "prior_patience": 60, "prior_hidden": 32, "prior_exclude_necrosis": True}
+            "prior_batch": 4096, "prior_patience": 60, "prior_hidden": 32, "prior_exclude_necrosis": True,
+            "loss_normalisation": "labelled"}
 
 
 def _auc(scores: np.ndarray, truth: np.ndarray) -> float:
