@@ -323,9 +323,12 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
     for name in configs:
         c = cfgs[name]
         minutes = [m for m in c["train_minutes"].values() if m]
-        if minutes:
-            lines.append(f"| {name} | {c['iterations']} | " + ", ".join(f"{m:.0f}" for m in minutes) +
-                         f" | {np.mean(minutes) * 60 / c['iterations']:.2f} |")
+        if getattr(configs[name], "model_of", None):
+            lines.append(f"| {name} | – | none of its own (scores {configs[name].model_of}'s models) | – |")
+        elif minutes:
+            per_iteration = f"{np.mean(minutes) * 60 / c['iterations']:.2f}" if c["iterations"] else "– (a time budget)"
+            lines.append(f"| {name} | {c['iterations'] or '–'} | " + ", ".join(f"{m:.0f}" for m in minutes) +
+                         f" | {per_iteration} |")
         else:
             lines.append(f"| {name} | {c['iterations']} | – | – |")
     lines += ["", BUDGET_NOTE, ""]
