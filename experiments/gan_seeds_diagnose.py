@@ -71,6 +71,26 @@ def converter_all(u, x, batch=128):
     return out
 
 
+def deletion_check(model_dir: Path, x: np.ndarray, radius: int = 2) -> dict:
+    """Per output rule: mask area, and how often C says 'no tumour' once the mask (dilated) is deleted from the slice."""
+    import torch
+    from scipy import ndimage
+    from skimage.morphology import disk
+
+    from weakseg.methods.gan_seeds.infer import segment_slices
+    from weakseg.models import load_model
+
+    net = load_model(model_dir).network
+    out = {"slices": int(len(x)), "radius": radius}
+    for rule in ("combined", "combined_residual", "s0"):
+        m = segment_slices(net, x, np.ones(len(x), bool), 0.2, rule)["mask"]
+        gone = np.stack([ndimage.binary_dilation(k, disk(radius)) for k in m])[:, None]
+        with torch.no_grad():
+            p = net.classifier.probability(torch.from_numpy((x * (1 - gone)).astype(np.float32))).numpy()
+        out[rule] = {"px_per_slice": float(m.reshape(len(m), -1).sum(1).mean()), "c_says_no_tumour": float((p < 0.5).mean())}
+    return out
+
+
 def main(unit: str) -> None:
     from weakseg.methods.gan_seeds import segment
 
@@ -111,6 +131,15 @@ def main(unit: str) -> None:
                  "mask_px_with_pos_gt_0.25": float((signed[m & y[:, None, None]] > 0.25).mean()),
                  "mask_vs_pos_seed_cover": float((m & pos_y).sum() / max(1, pos_y.sum())),
                  "gated_free_px": float((m[~y] & (p[~y] > 0.5)[:, None, None]).sum() / (~y).sum())}
+    band = y[:, None, None] & (x > 0.05) & ~neg  # unseeded brain of tumour slices: only L_adv constrains U there
+    under = y[:, None, None] & (x > 0.05) & neg
+    out["unseeded_band"] = {"brain_px_per_tumour_slice": float(band.sum() / y.sum()),
+                            "share_xhat_below_0.1": float((xh[band] < 0.1).mean()),
+                            "share_xhat_below_0.1_under_negative_seed": float((xh[under] < 0.1).mean()),
+                            "share_residual_gt_0.25": float((res[band] > 0.25).mean())}
+    model = STATE / unit / "model"
+    if (model / "card.json").is_file():
+        out["deletion"] = deletion_check(model, bank.x[np.flatnonzero(y & (p > 0.5))[::3]])
     print(json.dumps(out, indent=1))
     from experiments.gan_seeds_cv import write_json
 
