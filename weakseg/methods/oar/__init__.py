@@ -24,6 +24,7 @@ from weakseg.methods import MethodInfo
 from weakseg.methods.oar.config import OARConfig
 from weakseg.methods.oar.loss import partial_loss
 from weakseg.methods.oar.sampling import centre_in, cut, patch_labels
+from weakseg.methods.oar.warp import margin_size, spatial_config, warp_patch
 from weakseg.nn.multihead_unet2d import MultiHeadUNet2D, MultiHeadUNet2DConfig
 from weakseg.oar.classes import CLASSES, ORGANS
 from weakseg.phantom.label_sources import OARVolume
@@ -53,6 +54,7 @@ class OARMethod:
         self.rules = config.rules()
         self.synth = SynthConfig(prior_fraction=config.synth_prior_fraction, strip_fraction=config.strip_fraction)
         self.weights = torch.tensor(config.target_weight)
+        self.spatial = spatial_config(config.spatial) if config.spatial is not None else None
 
     def data_config(self):
         return None
@@ -82,19 +84,29 @@ class OARMethod:
         from weakseg.phantom.synth_contrast import augment_real, draw_lut, paint
 
         size = self.config.patch
-        bits = cut(volume.bits, centre, orientation, size)
+        side = margin_size(size, self.spatial) if self.spatial is not None else size
+        bits = cut(volume.bits, centre, orientation, side)
         if volume.image is not None:
-            image = augment_real(cut(volume.image, centre, orientation, size).astype(np.float32), rng, self.synth)
+            image = cut(volume.image, centre, orientation, side).astype(np.float32)
+            if self.spatial is not None:
+                image, (bits,) = warp_patch(image, [bits], size, self.spatial, rng)
+            image = augment_real(image, rng, self.synth)
         else:
             strip = None
             counts = volume.counts
             if volume.strip is not None and rng.random() < self.synth.strip_fraction:
-                strip = cut(volume.strip, centre, orientation, size)
+                strip = cut(volume.strip, centre, orientation, side)
                 counts = np.bincount(volume.gen[volume.strip], minlength=len(volume.prior)).astype(np.float64) \
                     if volume.strip_counts is None else volume.strip_counts
                 volume.strip_counts = counts
+            gen = cut(volume.gen, centre, orientation, side)
+            if self.spatial is not None:
+                arrays = [gen, bits] if strip is None else [gen, bits, strip.astype(np.uint8)]
+                _, warped = warp_patch(None, arrays, size, self.spatial, rng)
+                gen, bits = warped[0], warped[1]
+                strip = None if strip is None else warped[2].astype(bool)
             lut = draw_lut(volume.prior, counts, rng, self.synth)
-            image = paint(cut(volume.gen, centre, orientation, size), lut, rng, self.synth, strip)
+            image = paint(gen, lut, rng, self.synth, strip)
             if strip is not None:  # a skull-stripped image shows no eye or nerve: nothing outside is positive
                 bits = np.where(strip, bits, 0).astype(np.uint8)
         labels = patch_labels(bits, volume.known, self.rules)

@@ -28,6 +28,8 @@ class OARConfig(Options):
     sources: label-map sources to draw synthetic images from, e.g. ``{"root": "../shared/data/oar",
     "phantoms": 8}`` (``weakseg.phantom.label_sources``), used beside or instead of the dataset.
     inputs: the MR sequences accepted at inference, in order of preference (one is used).
+    spatial: random rotation / scaling / elastic deformation of each patch (``weakseg.methods.oar.warp``):
+    None = off (the models shipped before it), ``{}`` = its defaults, or ``AugmentConfig`` spatial fields.
     """
 
     OPTIONS_OF = "option(s) for method 'oar'"
@@ -48,6 +50,7 @@ class OARConfig(Options):
     synth_prior_fraction: float = 0.6
     strip_fraction: float = 0.25
     real_fraction: float = 0.5
+    spatial: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.target_weight = tuple(float(t) for t in self.target_weight)
@@ -67,6 +70,12 @@ class OARConfig(Options):
             raise WeakSegError(f"batch must hold at least one patch per class ({len(CLASSES)})")
         if self.patch % (2 ** self.depth):
             raise WeakSegError(f"patch {self.patch} must be a multiple of {2 ** self.depth}")
+        if self.spatial is not None:
+            from weakseg.methods.oar.warp import spatial_config
+
+            if not isinstance(self.spatial, dict):
+                raise WeakSegError("spatial must be an object of augmentation settings (or null for none)")
+            spatial_config(self.spatial)  # unknown keys and bad probabilities are refused here, before training
         if self.schedule not in ("cosine", "none"):
             raise WeakSegError(f"unknown schedule '{self.schedule}' (expected cosine or none)")
 
