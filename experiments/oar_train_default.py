@@ -40,12 +40,20 @@ def main() -> None:
     parser.add_argument("--phantoms", type=int, default=8)
     parser.add_argument("--synthseg", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--spatial", metavar="JSON", help="patch deformation (OARConfig.spatial), e.g. '{}' for "
+                        "weakseg.methods.oar.warp's defaults; off when not given (default-oar 0.2.0 was trained so)")
     args = parser.parse_args()
     options = {**OPTIONS, "sources": {"root": args.shared, "phantoms": args.phantoms, "synthseg": args.synthseg}}
+    description = DESCRIPTION
+    if args.spatial is not None:
+        import json
+
+        options["spatial"] = json.loads(args.spatial)
+        description += " Each patch randomly rotated, scaled and elastically deformed (SynthSeg's spatial recipe)."
     config = TrainConfig(method="oar", dataset="", out=args.out, iterations=args.iterations, seed=0,
                          checkpoint_every=250, log_every=25, device="cpu", threads=args.threads,
                          model_id="default-oar", resume=args.resume, progress_bar=False,
-                         description=DESCRIPTION, method_options=options)
+                         description=description, method_options=options)
     from weakseg.methods.oar import train
 
     print(train(config))
