@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import SimpleITK as sitk
 
-from weakseg.oar.checks import anatomy_checks, check_organs, review_warnings
+from weakseg.oar.checks import anatomy_checks, check_organs, review_warnings, slice_thickness_warning
 from weakseg.oar.classes import ORGANS
 from weakseg.phantom.config import PhantomConfig
 from weakseg.phantom.head_oar import make_head_case
@@ -89,3 +89,19 @@ def test_segment_warns_that_a_skull_stripped_head_has_no_eyes_or_nerves(tmp_path
     assert "missing sequence" not in result.stderr  # the OAR model reads one T1: FLAIR's absence is no news
     provenance = json.loads((tmp_path / "out" / "s_provenance.json").read_text())
     assert provenance["anatomy_checks"]["eye_L_one_component"] is False
+
+
+def test_slices_too_thick_for_the_small_organs_are_said_before_segmenting():
+    from weakseg.io.case import assemble_case
+    from weakseg.methods import input_warnings
+    from weakseg.models.registry import load_model
+
+    assert slice_thickness_warning((1.0, 1.0, 1.0), "t1") == [] and slice_thickness_warning((0.9, 0.9, 3.0), "t1") == []
+    thick = sitk.Image([64, 64, 20], sitk.sitkInt16)
+    thick.SetSpacing((0.78, 0.78, 6.5))
+    case = assemble_case("thick", {"t1c": thick}, {}, None, "t1c", log_warnings=False)
+    model = load_model("default-oar")
+    (line,) = input_warnings(case, model)
+    assert line.startswith("t1c voxels are 6.5 mm along one axis: the lenses, optic nerves, chiasm and pituitary")
+    tumour = load_model("default-tumour-t1c")
+    assert input_warnings(case, tumour) == []  # a method without the hook says nothing

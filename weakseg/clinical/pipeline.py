@@ -175,16 +175,22 @@ def segment_checked(case, model, config, mode: str = "auto", n4: bool = False, p
 
     Returns (result, prepared or None); ``notify(line)`` hears what preprocessing did and why.
     """
-    from weakseg.methods import predict_case
+    from weakseg.methods import input_warnings, predict_case
 
     case.require(model.card.sequences)
+    before = input_warnings(case, model)  # on the case as loaded: preprocessing hides e.g. its slice thickness
     device = "cpu" if config.device in ("auto", "cpu") else config.device
     prepared = prepare(case, Expects.from_card(model.card), ClinicalConfig(mode=mode, n4=n4, brain=BrainConfig(device=device)))
     if prepared is None:
-        return predict_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id), None
-    if notify is not None:
-        notify(describe(prepared))
-    return segment_prepared(prepared, model, config, progress=progress, cancel=cancel, case_id=case_id), prepared
+        result = predict_case(case, model, config, progress=progress, cancel=cancel, case_id=case_id)
+    else:
+        if notify is not None:
+            notify(describe(prepared))
+        result = segment_prepared(prepared, model, config, progress=progress, cancel=cancel, case_id=case_id)
+    result.warnings[:0] = before
+    if result.warnings:
+        result.provenance["warnings"] = list(result.warnings)
+    return result, prepared
 
 
 def describe(prepared: Prepared | None) -> str:

@@ -74,6 +74,14 @@ def predict_case(case, model, config=None, progress=None, cancel=None, case_id: 
     return predict(case, model, config, progress=progress, cancel=cancel, case_id=case_id)
 
 
+def input_warnings(case, model) -> list[str]:
+    """What ``model``'s method says about ``case`` as loaded, before any preprocessing (its optional
+    ``input_warnings(case, model)``; e.g. the OAR method on slices too thick for the lenses)."""
+    module = method_module(model.card.method) if model.card.method in methods() else None
+    hook = getattr(module, "input_warnings", None)
+    return list(hook(case, model)) if hook is not None else []
+
+
 def required_sequences() -> dict[str, tuple[str, ...]]:
     return {name: info.sequences for name, info in methods().items()}
 
@@ -84,4 +92,5 @@ def runnable_methods(available: Iterable[str]) -> list[str]:
     return [name for name, needed in required_sequences().items() if set(needed) <= have]
 
 
-__all__ = ["MethodInfo", "method_module", "methods", "predict_case", "required_sequences", "runnable_methods"]
+__all__ = ["MethodInfo", "input_warnings", "method_module", "methods", "predict_case", "required_sequences",
+           "runnable_methods"]

@@ -13,6 +13,18 @@ import numpy as np
 from scipy import ndimage as ndi
 
 PAIRED = ("Eye", "Lens", "OpticNrv", "Hippocampus")
+THIN_ORGANS_MM = 3.0
+"""Slices thicker than this cannot hold the lenses, optic nerves, chiasm and pituitary (2-5 mm across)."""
+
+
+def slice_thickness_warning(spacing_mm, sequence: str) -> list[str]:
+    """A line when the scan's slices are too thick for the small organs, whatever the model then finds."""
+    thickest = max(float(s) for s in spacing_mm)
+    if thickest <= THIN_ORGANS_MM:
+        return []
+    return [f"{sequence} voxels are {thickest:.1f} mm along one axis: the lenses, optic nerves, chiasm and pituitary "
+            f"(2-5 mm across) cannot be contoured reliably from it; the model was trained on 1 mm scans, so use a "
+            f"thin-slice (<= {THIN_ORGANS_MM:g} mm) series for these organs"]
 
 
 def check_organs(check: str) -> tuple[str, ...]:

@@ -208,6 +208,15 @@ def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
     return oar_trainer(config, build_method(config.method_options), progress, cancel).run()
 
 
+def input_warnings(case, model) -> list[str]:
+    """Said before segmenting the case as it was loaded: slices too thick for the small organs."""
+    from weakseg.methods.oar.data import pick_input
+    from weakseg.oar.checks import slice_thickness_warning
+
+    name = pick_input(case.images, tuple((model.card.inference or {}).get("inputs", ("t1c", "t1"))), case.case_id)
+    return slice_thickness_warning(case.images[name].GetSpacing(), name)
+
+
 def predict(case, model, config=None, progress=None, cancel: threading.Event | None = None, case_id: str | None = None):
     """Three-orientation vote and the §4.4 rules, through the shared slice engine (``weakseg.methods.oar.case_prediction``)."""
     from weakseg.methods.oar.case_prediction import segment_oar
