@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import json
 import os
 import subprocess
@@ -469,24 +470,15 @@ def predict_slices2d(model_dir: Path, folder: Path, cache: Path):
     return probs, case.classes_full, regions
 
 
-def predict_cascade3d(model_dir: Path, folder: Path, cache: Path):
-    """The same triple for the 2D-3D / standard 3D models (their own tiled prediction, TTA included)."""
+def predict_cascade3d(model_dir: Path, folder: Path, cache: Path, triplanar_2d: bool = False):
+    """The same triple for the 2D-3D / standard 3D models (their own tiled prediction, TTA included);
+    ``triplanar_2d``: the 2D-3D model's three 2D networks averaged, without its 3D network."""
     import torch
 
     from weakseg.methods.tumour_2d3d.evaluate import case_probabilities
 
     torch.set_num_threads(1)
-    return case_probabilities(model_dir, folder, cache)
-
-
-def predict_triplanar2d(model_dir: Path, folder: Path, cache: Path):
-    """The same triple for the 2D-3D model's three 2D networks averaged, without its 3D network."""
-    import torch
-
-    from weakseg.methods.tumour_2d3d.evaluate import case_probabilities
-
-    torch.set_num_threads(1)
-    return case_probabilities(model_dir, folder, cache, triplanar_2d=True)
+    return case_probabilities(model_dir, folder, cache, triplanar_2d=triplanar_2d)
 
 
 def predict_segresnet(model_dir: Path, folder: Path, cache: Path):
@@ -496,8 +488,8 @@ def predict_segresnet(model_dir: Path, folder: Path, cache: Path):
     return predict(model_dir, folder, cache)
 
 
-PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d, "triplanar2d": predict_triplanar2d,
-              "segresnet": predict_segresnet}
+PREDICTORS = {"slices2d": predict_slices2d, "cascade3d": predict_cascade3d,
+              "triplanar2d": functools.partial(predict_cascade3d, triplanar_2d=True), "segresnet": predict_segresnet}
 
 
 def score_variants(probs: dict, truth, regions: bool) -> dict:

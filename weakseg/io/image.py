@@ -199,6 +199,16 @@ def _read_failure(path: Path, exc: RuntimeError, native: str) -> WeakSegError:
     return WeakSegError(f"could not be read as an image ({lines[-1] if lines else 'unknown reason'})", path)
 
 
+def _image_file(path: str | Path) -> Path:
+    """``path`` as a Path, or a one-line error when it is missing or a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise WeakSegError("file not found", path)
+    if path.is_dir():
+        raise WeakSegError("is a folder, expected an image file", path)
+    return path
+
+
 def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool = True, verify: bool = True) -> sitk.Image:
     """Read a 3D image (NIfTI, NRRD, MHA) or raise a one-line ``WeakSegError`` naming the file.
 
@@ -207,11 +217,7 @@ def read_image(path: str | Path, *, allow_2d: bool = False, check_finite: bool =
     trailer, but corruption inside the stream is not. Use it only for files already
     verified once (a training loop re-reading its cases).
     """
-    path = Path(path)
-    if not path.exists():
-        raise WeakSegError("file not found", path)
-    if path.is_dir():
-        raise WeakSegError("is a folder, expected an image file", path)
+    path = _image_file(path)
     _check_complete(path, check_finite, verify)
     native: list[str] = []
     try:
@@ -246,12 +252,7 @@ def read_images(paths: list[str | Path], *, check_finite: bool = True) -> list[s
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = [Path(p) for p in paths]
-    for path in paths:
-        if not path.exists():
-            raise WeakSegError("file not found", path)
-        if path.is_dir():
-            raise WeakSegError("is a folder, expected an image file", path)
+    paths = [_image_file(p) for p in paths]  # before any thread starts, in order
     with ThreadPoolExecutor(max_workers=2) as pool:
         checks = [pool.submit(_check_complete, path, check_finite, True) for path in paths]
         images = []

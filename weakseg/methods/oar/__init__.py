@@ -210,10 +210,10 @@ def train(config, progress=None, cancel: threading.Event | None = None) -> Path:
 
 def input_warnings(case, model) -> list[str]:
     """Said before segmenting the case as it was loaded: slices too thick for the small organs."""
-    from weakseg.methods.oar.data import pick_input
+    from weakseg.methods.oar.data import model_input
     from weakseg.oar.checks import slice_thickness_warning
 
-    name = pick_input(case.images, tuple((model.card.inference or {}).get("inputs", ("t1c", "t1"))), case.case_id)
+    name = model_input(case, model.card)
     return slice_thickness_warning(case.images[name].GetSpacing(), name)
 
 

@@ -13,7 +13,7 @@ import torch
 import weakseg
 from weakseg.inference.engine import InferenceConfig, as_float16, cpu_threads, predict_slices, resolve_device
 from weakseg.inference.segment import SegmentationResult
-from weakseg.methods.oar.data import _on_1mm, pick_input
+from weakseg.methods.oar.data import _on_1mm, model_input
 from weakseg.inference.fast_network import InferenceNetwork
 from weakseg.methods.oar.sampling import PLANE_AXES
 from weakseg.methods.oar.windows import WindowConfig, head_extent, put, slice_windows, take
@@ -101,7 +101,7 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
     card = model.card
     inference = card.inference or {}
     started = time.perf_counter()
-    name = pick_input(case.images, tuple(inference.get("inputs", ("t1c", "t1"))), case.case_id)
+    name = model_input(case, card)
     device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(config.threads or cpu_threads())

@@ -36,6 +36,11 @@ def pick_input(images: dict, inputs: tuple[str, ...], where) -> str:
                        where)
 
 
+def model_input(case, card) -> str:
+    """The sequence an OAR model reads from ``case``: the first of its card's ``inference.inputs`` present."""
+    return pick_input(case.images, tuple((card.inference or {}).get("inputs", ("t1c", "t1"))), case.case_id)
+
+
 def store_volume(folder: str | Path, inputs: tuple[str, ...] = ("t1c", "t1")) -> OARVolume:
     """An ``OARVolume`` (real image) from a case folder with an RT-Struct-imported weak-label store."""
     from weakseg.io.case import load_case

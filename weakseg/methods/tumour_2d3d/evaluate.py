@@ -16,15 +16,12 @@ from weakseg.methods.tumour_2d3d import common
 from weakseg.methods.tumour_2d3d.config import Tumour2D3DConfig
 
 
-@torch.no_grad()
-def stack_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = False,
-                        size: tuple[int, int] | None = None, device: str | torch.device = "cpu") -> np.ndarray:
-    """(K, z, h, w) probabilities of a cascade on a (C, z, h, w) stack; ``tta`` averages the left-right mirror;
-    ``size`` brings them to the original in-plane resolution (bilinear)."""
-    x = torch.from_numpy(np.asarray(stack, np.float32)).to(device)
-    probs = common.probabilities(network.predict_stack(x), regions)
+def _mirrored_and_resized(predict, x: torch.Tensor, tta: bool, size: tuple[int, int] | None) -> np.ndarray:
+    """``predict(x)`` → (K, z, h, w) probabilities; ``tta`` averages the left-right mirror, ``size`` resamples
+    in-plane (bilinear) to the original resolution."""
+    probs = predict(x)
     if tta:
-        probs = 0.5 * (probs + common.probabilities(network.predict_stack(x.flip(-1)), regions).flip(-1))
+        probs = 0.5 * (probs + predict(x.flip(-1)).flip(-1))
     if size is not None and tuple(size) != tuple(probs.shape[-2:]):
         probs = F.interpolate(probs.transpose(0, 1), size=tuple(size), mode="bilinear",
                               align_corners=False).transpose(0, 1)
@@ -32,11 +29,19 @@ def stack_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = F
 
 
 @torch.no_grad()
+def stack_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = False,
+                        size: tuple[int, int] | None = None, device: str | torch.device = "cpu") -> np.ndarray:
+    """(K, z, h, w) probabilities of a cascade on a (C, z, h, w) stack; ``tta`` averages the left-right mirror;
+    ``size`` brings them to the original in-plane resolution (bilinear)."""
+    x = torch.from_numpy(np.asarray(stack, np.float32)).to(device)
+    return _mirrored_and_resized(lambda v: common.probabilities(network.predict_stack(v), regions), x, tta, size)
+
+
+@torch.no_grad()
 def triplanar_probabilities(network, stack: np.ndarray, regions: bool, tta: bool = False,
                             size: tuple[int, int] | None = None) -> np.ndarray:
     """(K, z, h, w) mean of the cascade's 2D networks' probabilities alone (the triplanar 2D ensemble, no 3D
     network): what the 2D stage gives before the 3D network learns from it."""
-    x = torch.from_numpy(np.asarray(stack, np.float32))
     k = network.n_classes
 
     def mean_2d(volume: torch.Tensor) -> torch.Tensor:
@@ -46,13 +51,7 @@ def triplanar_probabilities(network, stack: np.ndarray, regions: bool, tta: bool
         return torch.stack([common.probabilities(logits[i:i + k], regions)
                             for i in range(0, logits.shape[0], k)]).mean(0)
 
-    probs = mean_2d(x)
-    if tta:
-        probs = 0.5 * (probs + mean_2d(x.flip(-1)).flip(-1))
-    if size is not None and tuple(size) != tuple(probs.shape[-2:]):
-        probs = F.interpolate(probs.transpose(0, 1), size=tuple(size), mode="bilinear",
-                              align_corners=False).transpose(0, 1)
-    return probs.cpu().numpy()
+    return _mirrored_and_resized(mean_2d, torch.from_numpy(np.asarray(stack, np.float32)), tta, size)
 
 
 def case_probabilities(model_dir: str | Path, folder: str | Path, cache: str | Path | None = None,
