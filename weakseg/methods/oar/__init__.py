@@ -52,7 +52,8 @@ class OARMethod:
         self.volumes: list[OARVolume] = []
         self.by_class: dict[str, list[int]] = {}
         self.rules = config.rules()
-        self.synth = SynthConfig(prior_fraction=config.synth_prior_fraction, strip_fraction=config.strip_fraction)
+        self.synth = SynthConfig(prior_fraction=config.synth_prior_fraction, strip_fraction=config.strip_fraction,
+                                 tie_jitter=config.tie_jitter)
         self.weights = torch.tensor(config.target_weight)
         self.spatial = spatial_config(config.spatial) if config.spatial is not None else None
 

@@ -30,6 +30,8 @@ class OARConfig(Options):
     inputs: the MR sequences accepted at inference, in order of preference (one is used).
     spatial: random rotation / scaling / elastic deformation of each patch (``weakseg.methods.oar.warp``):
     None = off (the models shipped before it), ``{}`` = its defaults, or ``AugmentConfig`` spatial fields.
+    tie_jitter: labels that share a T1 prior share its jitter (``SynthConfig.tie_jitter``; off in the
+    models shipped before it).
     """
 
     OPTIONS_OF = "option(s) for method 'oar'"
@@ -51,6 +53,7 @@ class OARConfig(Options):
     strip_fraction: float = 0.25
     real_fraction: float = 0.5
     spatial: dict[str, Any] | None = None
+    tie_jitter: bool = False
 
     def __post_init__(self) -> None:
         self.target_weight = tuple(float(t) for t in self.target_weight)
