@@ -140,3 +140,47 @@ def test_labelled_normalisation_gives_the_core_its_voxel_weight():
     assert grads(loss_normalisation="labelled", lam=0.0)[1] == pytest.approx(grads(lam=0.0)[1])
     with pytest.raises(WeakSegError, match="loss_normalisation"):
         EMReDLConfig(loss_normalisation="sum")
+
+
+def test_prior_context_adds_local_means_from_inside_the_brain_only():
+    """prior_context: each prior channel plus its Gaussian local mean per scale, normalised inside the brain, so a
+    voxel at the brain's edge is not pulled towards the zeros outside; the paper's per-voxel features without it."""
+    from weakseg.methods.emredl.data import prior_volume
+
+    rng = np.random.default_rng(0)
+    brain = np.zeros((6, 12, 12), bool)
+    brain[1:5, 2:10, 2:10] = True
+    names = ["t1c", "rcbv", "md"]
+    stack = np.where(brain, 2.0 + 0.1 * rng.standard_normal((3, *brain.shape)), 0.0).astype(np.float32)
+    assert np.array_equal(prior_volume(stack, brain, names, ["rcbv", "md"], []), stack[1:])
+    volume = prior_volume(stack, brain, names, ["rcbv", "md"], [1.0, 2.0])
+    assert volume.shape == (6, *brain.shape)
+    assert np.array_equal(volume[:2], stack[1:])
+    for smooth in volume[2:]:
+        assert np.allclose(smooth[brain], 2.0, atol=0.1) and (smooth[~brain] == 0).all()  # no pull towards 0
+        assert smooth[brain].std() < 0.5 * stack[1][brain].std()  # voxel noise averaged away
+    config = EMReDLConfig(channels=[["t1c", "structural"], ["rcbv", "physiological"]], prior_context=[1, 2])
+    assert config.prior_context == [1.0, 2.0] and config.prior_features == 3
+    with pytest.raises(WeakSegError, match="prior_context"):
+        EMReDLConfig(prior_context=[0])
+
+
+def test_prior_members_fold_exactly_into_one_network():
+    """prior_members: K trained MLPs become one d -> K·w -> K·w -> 2 network that gives ReLU(mean of the members'
+    last pre-activations) + 1, so the model file and inference stay those of one prior."""
+    from weakseg.methods.emredl.prior import fold_members
+    from weakseg.nn.emredl import EvidentialMLP
+
+    torch.manual_seed(0)
+    members = [EvidentialMLP(3, 4) for _ in range(3)]
+    for m in members:
+        for p in m.parameters():
+            torch.nn.init.normal_(p)
+    folded = EvidentialMLP(3, 12)
+    fold_members(members, folded)
+    x = torch.randn(50, 3)
+    pre = torch.stack([m.layers[:-1](x) for m in members]).mean(0)
+    assert torch.allclose(folded(x), torch.relu(pre) + 1.0, atol=1e-5)
+    assert EMReDLConfig(prior_members=3, prior_hidden=4).prior_members == 3
+    with pytest.raises(WeakSegError, match="prior_members"):
+        EMReDLConfig(prior_members=0)

@@ -23,9 +23,16 @@ class EMReDLConfig(Options):
       ones with a loud warning (spec §6.1).
     prior_*: stage A, the evidential voxel classifier (paper: 1000 epochs, lr 1e-4, balanced
       batches of 5e4 voxels, hidden width = number of features when ``prior_hidden`` is None).
+    prior_check_voxels: voxels per class (a fixed random subset) on which the balanced error that
+      picks stage A's epoch is measured; None = all of them (every ROI3 voxel, every epoch).
+    prior_members: stage A as an ensemble of this many independently seeded MLPs (each of width
+      ``prior_hidden``), folded exactly into one network of K times the width (``prior.fold_members``).
     prior_exclude_necrosis: leave a drawn 'necrosis' mask out of stage A's ROI1 examples (the
       core stays ROI1 for stage B): dead tissue has non-tumour physiology (low rCBV, high MD),
       and teaching the prior that it is tumour raises the prior of vasogenic oedema.
+    prior_context: Gaussian scales (SD in voxels) at which each prior channel's local mean inside
+      the brain is added to stage A's inputs ([] = the paper's per-voxel features): the acquired
+      maps are noisy voxel by voxel, the infiltration density they show is smooth.
     prior_roi1_erosion: voxels peeled off the core before stage A takes its examples: the
       coarse physiological maps mix the core's rim with the oedema next to it.
     lam: weight of the EM term (paper 1; 0 is the partial-cross-entropy baseline, same code).
@@ -47,8 +54,11 @@ class EMReDLConfig(Options):
     prior_batch: int = 50_000
     prior_hidden: int | None = None
     prior_patience: int = 50
+    prior_check_voxels: int | None = None
+    prior_members: int = 1
     prior_exclude_necrosis: bool = False
     prior_roi1_erosion: int = 0
+    prior_context: list[float] = field(default_factory=list)
     binary_prior: bool = False
     base: int = 32
     depth: int = 4
@@ -74,6 +84,9 @@ class EMReDLConfig(Options):
         bad = [f"{n}={k}" for n, k in self.channels if k not in KINDS]
         if bad:
             raise WeakSegError(f"channel kind must be structural or physiological, not {', '.join(bad)}")
+        self.prior_context = [float(s) for s in self.prior_context]
+        if any(not s > 0 for s in self.prior_context):
+            raise WeakSegError(f"prior_context scales must be > 0 voxels, got {self.prior_context}")
         if self.dissimilarity not in DISSIMILARITIES:
             raise WeakSegError(f"unknown dissimilarity '{self.dissimilarity}' (expected {', '.join(DISSIMILARITIES)})")
         if self.loss_normalisation not in NORMALISATIONS:
@@ -83,8 +96,8 @@ class EMReDLConfig(Options):
             raise WeakSegError(f"lam must be in [0, 1], got {self.lam}")
         if not 0.0 < self.tau < 1.0:
             raise WeakSegError(f"tau must be in (0, 1), got {self.tau}")
-        if min(self.prior_epochs, self.prior_batch, self.batch_size, self.base, self.depth) < 1:
-            raise WeakSegError("prior_epochs, prior_batch, batch_size, base and depth must be >= 1")
+        if min(self.prior_epochs, self.prior_batch, self.prior_members, self.batch_size, self.base, self.depth) < 1:
+            raise WeakSegError("prior_epochs, prior_batch, prior_members, batch_size, base and depth must be >= 1")
 
     @property
     def names(self) -> list[str]:
@@ -104,6 +117,11 @@ class EMReDLConfig(Options):
         if self.prior_structural or not self.physiological:
             return self.names
         return self.physiological
+
+    @property
+    def prior_features(self) -> int:
+        """Number of stage-A inputs: each prior channel, and its local mean at every context scale."""
+        return len(self.prior_channels) * (1 + len(self.prior_context))
 
     @property
     def prior_fallback(self) -> bool:

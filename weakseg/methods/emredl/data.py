@@ -49,6 +49,8 @@ class EMCase:
     vacuity: np.ndarray = field(default=None)  # type: ignore[assignment]
     q: np.ndarray = field(default=None)  # type: ignore[assignment]
     necrosis: np.ndarray | None = None
+    features: np.ndarray | None = None
+    """(d, z, h, w) stage-A feature volume (``prior_volume``); None: the prior channels of ``stack``."""
     full = False  # never voxel-labelled inside ROI2 (what the shared trainer records)
 
     @property
@@ -130,7 +132,31 @@ def fit_references(cases: list[RawCase], config: EMReDLConfig) -> dict[str, ch.C
 
 def normalise_case(raw: RawCase, refs: dict[str, ch.ChannelReference], config: EMReDLConfig) -> EMCase:
     stack = np.stack([ch.normalise(raw.arrays[n], raw.brain, refs[n]) for n in config.names])
-    return EMCase(raw.case_id, stack, raw.regions, necrosis=raw.necrosis)
+    features = prior_volume(stack, raw.brain, config.names, config.prior_channels, config.prior_context)
+    return EMCase(raw.case_id, stack, raw.regions, necrosis=raw.necrosis, features=features)
+
+
+def prior_volume(stack: np.ndarray, brain: np.ndarray, names: list[str], prior_channels: list[str],
+                 context: list[float]) -> np.ndarray:
+    """Stage A's (d, z, h, w) inputs: the prior channels, then with ``context`` each one's local mean per scale.
+
+    The local mean is a Gaussian of standard deviation sigma (voxels) taken inside the brain only
+    (normalised convolution: nothing outside the brain leaks in), 0 outside. It departs from the
+    paper's per-voxel features: the acquired DTI/DSC maps are noisy voxel by voxel while the
+    tumour-cell density they reflect is spatially smooth (spec §6.1).
+    """
+    from scipy import ndimage as ndi
+
+    own = stack[[names.index(n) for n in prior_channels]].astype(np.float32)
+    if not context:
+        return own
+    inside = brain.astype(np.float32)
+    out = [own]
+    for sigma in context:
+        weight = np.maximum(ndi.gaussian_filter(inside, sigma), 1e-6)
+        out.append(np.stack([np.where(brain, ndi.gaussian_filter(c * inside, sigma) / weight, 0.0) for c in own])
+                   .astype(np.float32))
+    return np.concatenate(out)
 
 
 def prior_positives(case: EMCase, config: EMReDLConfig) -> np.ndarray:
@@ -153,9 +179,12 @@ def prior_positives(case: EMCase, config: EMReDLConfig) -> np.ndarray:
 
 def prior_features(case: EMCase, config: EMReDLConfig, where: np.ndarray) -> np.ndarray:
     """(N, d) stage-A features of the voxels in ``where``."""
-    index = [config.names.index(n) for n in config.prior_channels]
-    return case.stack[index][:, where].T.astype(np.float32)
+    if case.features is None:
+        case.features = prior_volume(case.stack, case.stack.any(0), config.names, config.prior_channels,
+                                     config.prior_context)
+    return case.features[:, where].T.astype(np.float32)
 
 
 __all__ = ["EMCase", "RawCase", "fit_references", "load_raw_case", "normalise_case", "prior_features", "prior_positives",
+           "prior_volume",
            "ROI1", "ROI2", "ROI3"]

@@ -149,8 +149,11 @@ def run_infiltration(model, inputs: Inputs, *, tau: float | None = None, with_pr
         from weakseg.methods.emredl import prior as stage_a
 
         roi2 = cropped & crop(canon(inputs.flair) & ~canon(inputs.core), box)
-        index = [config.names.index(n) for n in model.card.preprocessing["prior_channels"]]
-        p, u = stage_a.predict(model.network.prior, stack[index][:, roi2].T, dev)
+        from weakseg.methods.emredl.data import prior_volume
+
+        pre = model.card.preprocessing
+        features = prior_volume(stack, cropped, config.names, pre["prior_channels"], pre.get("prior_context", []))
+        p, u = stage_a.predict(model.network.prior, features[:, roi2].T, dev)
         prior_c = np.zeros(cropped.shape, np.float32)
         vac_c = np.zeros(cropped.shape, np.float32)
         prior_c[roi2], vac_c[roi2] = p, u

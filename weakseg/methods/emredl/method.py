@@ -68,8 +68,8 @@ class EMReDLMethod:
         cfg = self.config
         unet = {"in_channels": len(cfg.names), "n_classes": 2, "base": cfg.base, "depth": cfg.depth,
                 "same_padding": True, "branches": 0}
-        d = len(cfg.prior_channels)
-        return EMReDLNetConfig(unet, d, cfg.prior_hidden or d)
+        d = cfg.prior_features
+        return EMReDLNetConfig(unet, d, (cfg.prior_hidden or d) * cfg.prior_members)
 
     def build_network(self) -> EMReDLNet:
         return EMReDLNet(self.network_config())
@@ -95,7 +95,7 @@ class EMReDLMethod:
             val = (np.concatenate([emdata.prior_features(c, cfg, emdata.prior_positives(c, cfg)) for c in self.val_cases]),
                    np.concatenate([emdata.prior_features(c, cfg, c.regions == emdata.ROI3) for c in self.val_cases]))
         seed = int(torch.initial_seed() % (2 ** 31))
-        self.prior_summary = stage_a.train_prior(network.prior, pos, neg, cfg, device, seed, val)
+        self.prior_summary = stage_a.train_members(network.prior, pos, neg, cfg, device, seed, val)
         for case in [*cases, *self.val_cases]:
             self.fill_prior(case, network, device)
         self.pool = np.array([(i, z) for i, c in enumerate(cases) for z in c.slices], np.int64)
@@ -222,6 +222,7 @@ class EMReDLMethod:
             id=model_id, method="emredl", network={"name": "emredl", "config": self.network_config().to_dict()},
             sequences=list(cfg.names), labels=emredl_labels(),
             preprocessing={"channels": cfg.channels, "prior_channels": cfg.prior_channels,
+                           "prior_context": cfg.prior_context,
                            "prior_fallback": cfg.prior_fallback,
                            "references": {n: r.to_dict() for n, r in self.refs.items()},
                            "brain": "non-zero voxels of the structural channels, holes filled",
