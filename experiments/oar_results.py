@@ -295,7 +295,7 @@ def add_baseline(path: Path) -> None:
     for case in data["cases"]:
         if case["case"] == name:
             case["steps"]["atlas registration (baseline)"] = {o: scores(baseline[o], truth[o]) for o in truth}
-    data["meta"]["baseline"] = {"atlases": 2, "registration": "affine + B-spline" if BSPLINE else "affine",
+    data["meta"]["baseline"] = {"atlases": 2, "registration": "similarity, affine" + (", B-spline" if BSPLINE else ""),
                                 "seconds": round(time.time() - started)}
     path.write_text(json.dumps(data, indent=1) + "\n")
     path.with_suffix(".tables.md").write_text(markdown(data) + "\n")
