@@ -15,6 +15,14 @@ whose ``eval.json`` exists is done. One process, one torch thread:
 
 ``--final`` trains on all 22 cases (the model shipped as weakseg/models/gan-seeds) and scores it
 on its own training cases (resubstitution: labelled so, never an accuracy claim).
+
+A variant runs in its own state folder (``GAN_SEEDS_RUNS=DIR``) with ``--options JSON`` over the
+budget; ``--reuse-from STATE`` copies the stages it does not change (classifier, seeds, DCGAN) from
+the same units of another state folder, e.g. a converter change:
+
+    GAN_SEEDS_RUNS=../runs/gan-seeds-inpaint python experiments/gan_seeds_cv.py run --folds 0 1 2 3 4 \
+        --options '{"inpaint": 10}' --reuse-from ../runs/gan-seeds
+    GAN_SEEDS_RUNS=../runs/gan-seeds-inpaint python experiments/gan_seeds_cv.py report --out VARIANT.json
 """
 
 from __future__ import annotations
@@ -64,11 +72,28 @@ def train_config(name: str, train_cases: list[str], options: dict | None = None)
             "method_options": {**BUDGET, **(options or {})}}
 
 
-def train_unit(name: str, train_cases: list[str]) -> Path:
+REUSABLE = ("stages/classifier", "artifacts/seeds.npz", "stages/gan_a")
+"""What a converter or later change leaves valid: copied by ``--reuse-from`` (in pipeline order)."""
+
+
+def reuse_stages(name: str, source: Path) -> None:
+    """Start unit ``name`` from another state folder's same unit: its classifier, seeds and DCGAN."""
+    run, origin = STATE / name, source / name
+    if run.exists() or not all((origin / part).exists() for part in REUSABLE):
+        return
+    run.mkdir(parents=True)
+    for part in REUSABLE:
+        (shutil.copytree if (origin / part).is_dir() else shutil.copy2)(origin / part, run / part)
+    times = json.loads((origin / "stages.json").read_text())
+    kept = {k: {**v, "reused_from": str(origin)} for k, v in times.items() if k in ("classifier", "seeds", "gan_a")}
+    write_json(run / "stages.json", kept)
+
+
+def train_unit(name: str, train_cases: list[str], options: dict | None = None) -> Path:
     from weakseg.training import TrainConfig, train
 
     run = STATE / name
-    raw = train_config(name, train_cases)
+    raw = train_config(name, train_cases, options)
     raw["resume"] = run.is_dir() and any((run / d).is_dir() for d in ("stages", "artifacts"))
     return train(TrainConfig.from_dict(raw))
 
@@ -225,16 +250,19 @@ def cmd_compare_seeds(args) -> int:
 
 def cmd_run(args) -> int:
     STATE.mkdir(parents=True, exist_ok=True)
+    options = json.loads(args.options) if args.options else None
     cases = list_cases()
     folds = make_folds(cases)
     if args.final and not (STATE / "final" / "model" / "card.json").is_file():
-        ship(train_unit("final", cases))
+        ship(train_unit("final", cases, options))
     for k in args.folds or []:
         name = f"fold{k}"
         if (STATE / name / "eval.json").is_file():
             continue
         held = folds[k]
-        model = train_unit(name, [c for c in cases if c not in held])
+        if args.reuse_from:
+            reuse_stages(name, Path(args.reuse_from))
+        model = train_unit(name, [c for c in cases if c not in held], options)
         evaluate_unit(name, model, held)
     if args.final and not (STATE / "final" / "eval.json").is_file():  # resubstitution, after the held-out folds
         evaluate_unit("final", STATE / "final" / "model", cases)
@@ -317,7 +345,9 @@ def cmd_report(args) -> int:
     diagnostics = {str(p.parent.relative_to(STATE)): json.loads(p.read_text()) for p in sorted(STATE.glob("**/diagnose.json"))}
     if diagnostics:  # converter residual and S0 area on each unit's TRAINING slices (slice labels only, no voxel truth)
         report["converter_diagnostics"] = diagnostics
-    write_json(RESULTS / "gan-seeds.json", report)
+    report["options"] = {n: json.loads((STATE / n / "config.json").read_text())["train"]["method_options"]
+                         for n in units if (STATE / n / "config.json").is_file()}
+    write_json(Path(args.out), report)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
     return 0
 
@@ -387,9 +417,13 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run")
     run.add_argument("--final", action="store_true", help="train and ship the model on all 22 cases first")
     run.add_argument("--folds", type=int, nargs="*", help="folds to run, in order (resumable)")
+    run.add_argument("--options", metavar="JSON", help="method options over the CPU budget, e.g. '{\"inpaint\": 10}'")
+    run.add_argument("--reuse-from", metavar="STATE", help="copy classifier, seeds and DCGAN of each unit from here")
     run.set_defaults(func=cmd_run)
     sub.add_parser("status").set_defaults(func=cmd_status)
-    sub.add_parser("report").set_defaults(func=cmd_report)
+    report = sub.add_parser("report")
+    report.add_argument("--out", default=str(RESULTS / "gan-seeds.json"))
+    report.set_defaults(func=cmd_report)
     sub.add_parser("tables").set_defaults(func=cmd_tables)
     compare = sub.add_parser("compare-seeds")
     compare.add_argument("unit", nargs="?", default="final")

@@ -43,6 +43,11 @@ class GanSeedsConfig(Options):
       |x − x̂| > ζ/ε on a third of healthy brain, which is what S0 learned to segment
       (docs/results/gan-seeds.md, second pass).
     alpha, beta, gamma: L_U weights (paper BraTS 10, 0.05, 1); delta, epsilon, zeta: L_M weights (4, 1, 0.25).
+    inpaint: weight of an extra L_U term, not in the paper (0 = off, the paper's loss): a tumour slice's
+      non-negative-seed region (lesion and unseeded band) is pasted onto a tumour-free slice, and U must
+      give back the tumour-free slice there (L1). Without it nothing constrains U inside the band and it
+      paints the band dark (docs/results/gan-seeds.md); with it U learns to fill lesion-shaped regions
+      with healthy tissue, from slice labels alone (``gan.transplant_batch``).
     var_norm: 'hw' (L_var over H·W, spec §5 item 2) or 'mask' (over Σ(1−m)).
     threshold: difference-score flag threshold t (paper: 0.2; 0.3 when quality matters most).
     residual_mask: at inference keep only mask pixels where |x − x̂| > ζ/ε, the pixels L_M itself makes
@@ -84,6 +89,7 @@ class GanSeedsConfig(Options):
     alpha: float = 10.0
     beta: float = 0.05
     gamma: float = 1.0
+    inpaint: float = 0.0
     delta: float = 4.0
     epsilon: float = 1.0
     zeta: float = 0.25
@@ -113,6 +119,8 @@ class GanSeedsConfig(Options):
             raise WeakSegError(f"unknown var_norm '{self.var_norm}' (expected hw or mask)")
         if not 0 < self.seed_low < self.seed_high < 1:
             raise WeakSegError("seed thresholds need 0 < seed_low < seed_high < 1")
+        if self.inpaint < 0:
+            raise WeakSegError(f"inpaint must be >= 0, got {self.inpaint}")
         if not 0 <= self.threshold <= 1:
             raise WeakSegError(f"threshold must be in [0, 1], got {self.threshold}")
         for name in ("batch", "iterations_classifier", "iterations_gan_a", "iterations_gan_b", "iterations_seg",

@@ -94,6 +94,18 @@ def u_training_rows(y, p, negative, rule: str) -> tuple[np.ndarray, dict]:
     return np.flatnonzero(chosen), info
 
 
+def transplant_batch(x: np.ndarray, negative: np.ndarray, healthy_rows: np.ndarray, tumour_rows: np.ndarray,
+                     rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(input, target, mask), each (n, 1, S, S): a tumour slice's non-negative-seed region (its lesion and
+    unseeded band), inside both brains, pasted onto a tumour-free slice; the target is that tumour-free
+    slice, so the answer inside the mask is known healthy tissue without any voxel label."""
+    h, t = rng.choice(healthy_rows, n), rng.choice(tumour_rows, n)
+    base, donor = x[h, :1], x[t, :1]
+    mask = (~negative[t][:, None]) & (base > 0) & (donor > 0)
+    pasted = np.where(mask, donor, base).astype(np.float32)
+    return pasted, base.astype(np.float32), mask.astype(np.float32)
+
+
 class GanBStage(GanStage):
     """Converting U-Net U with D1 (eqs. 4–10); G comes from stage A."""
 
@@ -122,7 +134,13 @@ class GanBStage(GanStage):
         x, neg = self.bank.x[rows, :1], self.negative[rows][:, None].astype(np.float32)
         if self.options.augment:
             x, neg = flip_rows(rng, x, neg)
-        return {"x": torch.from_numpy(x), "neg": torch.from_numpy(neg), "real": torch.from_numpy(self._real(rng, b))}
+        batch = {"x": torch.from_numpy(x), "neg": torch.from_numpy(neg), "real": torch.from_numpy(self._real(rng, b))}
+        if self.options.inpaint > 0:
+            pasted, target, mask = transplant_batch(self.bank.x, self.negative, self.healthy, self.rows, rng, b)
+            if self.options.augment:
+                pasted, target, mask = flip_rows(rng, pasted, target, mask)
+            batch.update(pasted=torch.from_numpy(pasted), target=torch.from_numpy(target), mask=torch.from_numpy(mask))
+        return batch
 
     def loss(self, network, batch):
         o = self.options
@@ -134,9 +152,16 @@ class GanBStage(GanStage):
         kl = -(2 * torch.log(sd) - sd ** 2 - mu ** 2 + 1).mean()
         adv = bce(frozen_call(network.d, healthy), 1.0)
         loss_u = o.alpha * recon + o.beta * adv + o.gamma * kl
+        info = {}
+        if "pasted" in batch:
+            filled, _ = network.g(batch["pasted"])
+            mask = batch["mask"]
+            inpaint = ((mask * (batch["target"] - filled).abs()).sum((1, 2, 3)) / mask.sum((1, 2, 3)).clamp(min=1)).mean()
+            loss_u = loss_u + o.inpaint * inpaint
+            info["inpaint"] = inpaint.item()
         total = loss_d + loss_u
         return total, {"loss": total.item(), "loss_d": loss_d.item(), "recon": recon.item(), "adv": adv.item(),
-                       "kl": kl.item()}
+                       "kl": kl.item(), **info}
 
 
 @torch.no_grad()
