@@ -83,6 +83,7 @@ def reuse_stages(name: str, source: Path) -> None:
         return
     run.mkdir(parents=True)
     for part in REUSABLE:
+        (run / part).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if (origin / part).is_dir() else shutil.copy2)(origin / part, run / part)
     times = json.loads((origin / "stages.json").read_text())
     kept = {k: {**v, "reused_from": str(origin)} for k, v in times.items() if k in ("classifier", "seeds", "gan_a")}
