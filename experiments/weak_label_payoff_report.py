@@ -138,11 +138,14 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
         for a, b in pairs:
             if scores.get(a) and scores.get(b):
                 comparisons[f"{a} vs {b}"] = paired(scores[a], scores[b])
+    headroom = {f"full-all vs full-{n}": paired(scores["full-all"], scores[f"full-{n}"])
+                for n in sorted({a.n for a in ARMS if a.n is not None})
+                if scores.get("full-all") and scores.get(f"full-{n}")}
     done = sum(len(arms[a.name]["folds_done"]) for a in ARMS)
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": str(root),
             "plan": {"seed": plan["seed"], "folds": plan["folds"], "iterations_override": plan.get("iterations_override")},
             "units_done": done, "units_total": n_folds * len(ARMS), "cases_total": len(plan["cases"]),
-            "cost_model": cost.to_dict(), "arms": arms, "paired": comparisons,
+            "cost_model": cost.to_dict(), "arms": arms, "paired": comparisons, "headroom": headroom,
             "acceptance": acceptance(comparisons, len(plan["cases"]))}
 
 
@@ -375,8 +378,29 @@ def render(record: dict, figure: Path | None) -> str:
         lines.append(f"Best weak-label arm: **{acc['best']}**, WT {acc['wt_gain']:+.3f} vs full-5 over {acc['cases']} "
                      f"paired held-out cases (Wilcoxon p = {acc['p']:.3g}); the goal is ≥ +{acc['goal']:.2f} with "
                      f"p < 0.05 over all {record['cases_total']}: **{acc['status']}**.")
+    lines += headroom_lines(record)
     lines += ["", "## What pays, at which budget", ""] + verdicts(record) + ["", *NOT_MEASURED]
     return "\n".join(lines) + "\n"
+
+
+def headroom_lines(record: dict) -> list[str]:
+    """The ceiling of every weak label at n full cases: delineating *all* the other cases (full-all vs full-n)."""
+    rows = record.get("headroom") or {}
+    if not rows:
+        return []
+    lines = ["", "### Headroom: what delineating every other case would add", "",
+             "In expectation a cheap label on the remaining cases adds no more than their full delineation. full-all against "
+             "full-n, paired over the same held-out cases, is that ceiling:", "",
+             "| comparison | cases | WT diff (wins/losses, p) | TC diff | ET diff |", "|---|---|---|---|---|"]
+    for key, p in rows.items():
+        cells = [f"{p[r]['mean_diff']:+.3f} ({p[r]['wins']}/{p[r]['losses']}, p={p[r]['p']:.3g})" if p.get(r) else "–"
+                 for r in ("WT", "TC", "ET")]
+        lines.append(f"| {key} | {p['cases']} | " + " | ".join(cells) + " |")
+    five = rows.get("full-all vs full-5", {}).get("WT")
+    if five:
+        verdict = ("below" if five["mean_diff"] < GAIN_GOAL else "at or above")
+        lines += ["", f"At 5 full cases the ceiling is {five['mean_diff']:+.3f} WT, {verdict} the +{GAIN_GOAL:.2f} goal."]
+    return lines
 
 
 def verdicts(record: dict) -> list[str]:
