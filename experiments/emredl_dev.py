@@ -120,7 +120,11 @@ def prior_only_seed(work: Path, seed: int, options: dict, n_train: int, n_test: 
 
     tau = _best_dice_tau(*scores(train, method.cases))
     prob, truth = scores(test, test_cases)
+    vacuity = np.concatenate([c.vacuity[c.regions == emdata.ROI2] for c in test_cases])
     out = {"prior_seconds": round(seconds, 1), "prior": method.prior_summary, "tau_dice_train": tau,
+           # how saturated the prior is (the E-step gate scales with the vacuity): stage B needs this as well as the ranking
+           "median_vacuity": float(np.median(vacuity)), "share_above_half": float((prob >= 0.5).mean()),
+           "truth_share": float(truth.mean()),
            "prior_auc": ep._auc(prob, truth), "dice_train_tau": ep._dice(prob >= tau, truth),
            "oracle_dice": ep._dice(prob >= _best_dice_tau(prob, truth), truth)}
     print(seed, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items() if k != "prior"}),
