@@ -42,12 +42,31 @@ sys.path.insert(0, str(ROOT))
 from experiments.tumour_cv import DATA, list_cases, make_folds  # noqa: E402
 from weakseg.methods.gan_seeds import CPU_BUDGET  # noqa: E402
 
-STATE = Path(os.environ.get("GAN_SEEDS_RUNS", ROOT.parent / "runs" / "gan-seeds"))
+DEFAULT_STATE = ROOT.parent / "runs" / "gan-seeds"
+STATE = Path(os.environ.get("GAN_SEEDS_RUNS", DEFAULT_STATE))
 CACHE = ROOT.parent / "cache" / "weakseg"
 RESULTS = ROOT / "docs" / "results"
 SHIPPED = ROOT / "weakseg" / "models" / "gan-seeds"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 STAGE_MODELS = ("s0", "os", "us", "combined", "combined_residual")
+ARCHIVE_PATTERNS = ("plan.json", "*/eval.json", "*/stages.json", "*/config.json", "*/seeds_compare.json",
+                    "pass1/*/eval.json", "**/diagnose.json")
+"""A finished unit's small results, kept next to the report (experiments/study_archive.py)."""
+
+
+def archive_of(report: Path) -> Path:
+    return report.with_name(report.stem + ".units.json.gz")
+
+
+def restore_state(archive: Path, folds: list | None = None) -> None:
+    from experiments.study_archive import ArchiveError, restore
+
+    try:
+        written = restore(archive, STATE, folds)
+    except ArchiveError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if written:
+        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
 SLICE_KEYS = {"combined": "slices", "combined_residual": "slices_residual"}
 """Per-slice scores kept for the filtering curves: the paper's blend and the second pass's default (residual mask)."""
 
@@ -254,6 +273,10 @@ def cmd_run(args) -> int:
     options = json.loads(args.options) if args.options else None
     cases = list_cases()
     folds = make_folds(cases)
+    if STATE == DEFAULT_STATE:  # a new machine: finished folds come back from the archive (a variant's is its own)
+        restore_state(archive_of(RESULTS / "gan-seeds.json"), folds)
+    if not (STATE / "plan.json").is_file():
+        write_json(STATE / "plan.json", {"folds": folds})
     if args.final and not (STATE / "final" / "model" / "card.json").is_file():
         ship(train_unit("final", cases, options))
     for k in args.folds or []:
@@ -316,7 +339,11 @@ def summarise(unit: dict) -> dict:
 
 
 def cmd_report(args) -> int:
+    from experiments import study_archive
+
+    restore_state(archive_of(Path(args.out)))
     units = {p.parent.name: json.loads(p.read_text()) for p in sorted(STATE.glob("*/eval.json"))}
+    study_archive.refuse_to_shrink(Path(args.out), len(units), lambda r: len(r["units"]))
     report = {"protocol": __doc__.strip().splitlines()[0], "budget": BUDGET,
               "units": {name: summarise(u) for name, u in units.items()}}
     folds = [u for n, u in units.items() if n.startswith("fold")]
@@ -349,6 +376,7 @@ def cmd_report(args) -> int:
     report["options"] = {n: json.loads((STATE / n / "config.json").read_text())["train"]["method_options"]
                          for n in units if (STATE / n / "config.json").is_file()}
     write_json(Path(args.out), report)
+    study_archive.save(STATE, archive_of(Path(args.out)), ARCHIVE_PATTERNS)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
     return 0
 

@@ -48,6 +48,10 @@ ET_THRESHOLDS = (0, 50, 100, 200, 300, 500, 750, 1000)
 """Candidate 'small ET becomes core' thresholds (voxels at 1 mm³); 0 = off."""
 COMPONENT_FRACTIONS = (0.0, 0.1)
 MAX_FAILURES = 3
+ARCHIVE = "tumour-accuracy.units.json.gz"
+ARCHIVE_PATTERNS = ("plan.json", "*/fold-*/eval.json", "*/fold-*/train-config.json", "*/fold-*/hd95.json",
+                    "*/fold-*/pseudo/pseudo.json", "*/fold-*/diagnostics.json")
+"""The small per-unit results kept in docs/results (experiments/study_archive.py); checkpoints stay out."""
 DEFAULT_RECIPE = ROOT / "weakseg" / "models" / "default-tumour" / "train-config.json"
 
 
@@ -381,11 +385,15 @@ def cmd_run(args) -> int:
     return run_queue(args, CONFIGS)
 
 
-def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, finish: Callable | None = None) -> int:
+def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, finish: Callable | None = None,
+              archive: str = ARCHIVE) -> int:
     """Every pending unit of ``configs`` in order, resuming; ``prepare(unit, record, log, code)`` (a study's
     own step, run under the unit's lock) may do work first and returns False to leave the unit for later;
-    ``finish(unit, record, log, code)`` runs for every done unit (a study's extra scoring; it skips what it has)."""
+    ``finish(unit, record, log, code)`` runs for every done unit (a study's extra scoring; it skips what it has).
+
+    Finished units archived in ``--results``/``archive`` for the same split come back first (a new machine)."""
     root = Path(args.out)
+    restore_state(Path(args.results) / archive, root, make_folds(list_cases(Path(args.data)), folds=args.n_folds))
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
     def log(message: str) -> None:
@@ -587,9 +595,22 @@ def show_status(args, configs: dict[str, Spec]) -> int:
     return 0
 
 
+def restore_state(archive: Path, root: Path, folds: list | None = None) -> None:
+    """The archived results ``root`` lacks, written back (experiments/study_archive.py); one line says how many."""
+    from experiments.study_archive import ArchiveError, restore
+
+    try:
+        written = restore(archive, root, folds)
+    except ArchiveError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if written:
+        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
+
+
 def cmd_report(args) -> int:
     from experiments.tumour_cv_report import write_report
 
+    restore_state(Path(args.results) / ARCHIVE, Path(args.out))
     write_report(Path(args.out), Path(args.results), {n: s for n, s in CONFIGS.items() if s.study == "accuracy"})
     return 0
 
@@ -608,6 +629,7 @@ def study_parser(doc: str, state: Path, run, status):
     p.add_argument("--n-folds", type=int, default=FOLDS, help=argparse.SUPPRESS)
     p.add_argument("--iterations", type=int, help=argparse.SUPPRESS)  # smoke tests: every unit's budget
     p.add_argument("--working-tree", action="store_true", help="run the working tree's code, not a snapshot of HEAD")
+    p.add_argument("--results", default=str(RESULTS), help="where the report and its archive of finished units are")
     p.set_defaults(func=run)
     p = sub.add_parser("status", parents=[common])
     p.add_argument("--configs", nargs="+")

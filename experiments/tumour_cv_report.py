@@ -173,12 +173,17 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
                     for n, s in configs.items()},
         "paired_tests": tests,
     }
+    from experiments import study_archive
+    from experiments.tumour_cv import ARCHIVE, ARCHIVE_PATTERNS
+
+    study_archive.refuse_to_shrink(out / "tumour-accuracy.json", done, lambda r: r["units_done"])
     out.mkdir(parents=True, exist_ok=True)
     from weakseg.io.atomic import write_text_atomic
 
     write_text_atomic(out / "tumour-accuracy.json", json.dumps(record, indent=1, default=list) + "\n")
     figures = _plot(headline, {n: configs[n].label for n in configs}, out)
     write_text_atomic(out / "tumour-accuracy.md", render(record, configs, figures, n_folds, LGG))
+    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)
     return out / "tumour-accuracy.md"
 
 

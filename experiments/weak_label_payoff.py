@@ -45,6 +45,8 @@ from experiments import tumour_cv as cv  # noqa: E402
 
 STATE = ROOT.parent / "runs" / "weak-payoff"
 STUDY = "weak-payoff"
+ARCHIVE = "weak-label-payoff.units.json.gz"
+"""Its finished units' results in docs/results (experiments/study_archive.py)."""
 REFERENCE = "recipe-2d"
 """The accuracy study's configuration every arm trains (its options, iterations and headline variant)."""
 ERODE = 1
@@ -275,7 +277,8 @@ def cmd_hd95(args) -> int:
 
 def cmd_run(args) -> int:
     data, cache = Path(args.data), Path(args.cache)
-    return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), data, cache), make_finish(data, cache))
+    return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), data, cache), make_finish(data, cache),
+                        archive=ARCHIVE)
 
 
 def cmd_status(args) -> int:

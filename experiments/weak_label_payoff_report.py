@@ -441,10 +441,16 @@ NOT_MEASURED = [
 def write_report(root: Path, out: Path, cost, gan_seeds: Path = GAN_SEEDS) -> Path:
     from weakseg.io.atomic import write_text_atomic
 
+    from experiments import study_archive
+    from experiments.tumour_cv import ARCHIVE_PATTERNS
+    from experiments.weak_label_payoff import ARCHIVE
+
     record = collect(root, cost, gan_seeds)
+    study_archive.refuse_to_shrink(out / "weak-label-payoff.json", record["units_done"], lambda r: r["units_done"])
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(record, out / "weak-label-payoff.png")
     write_text_atomic(out / "weak-label-payoff.json", json.dumps(record, indent=1, default=str) + "\n")
     path = out / "weak-label-payoff.md"
     write_text_atomic(path, render(record, figure))
+    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)
     return path
