@@ -293,7 +293,8 @@ def render(record: dict, figure: Path | None) -> str:
         f"Generated {record['generated']} by `{REPORT}` from the state folder `{record['state']}`; the units run with",
         "", f"    {RUN}", "",
         "(resumable; `python experiments/weak_label_payoff.py status` shows each unit). Every number on this page comes",
-        "from that report command over those units.", "",
+        "from that report command over those units. Their results are kept beside this page in",
+        "`weak-label-payoff.units.json.gz`; `run` and `report` restore them on a new machine.", "",
         "## Protocol", "",
         f"- Cases: the {record['cases_total']} BraTS 2018 development cases, the tumour cross-validation's {n_folds} folds "
         "(`experiments/tumour_cv.py`, seed 2018, stratified by grade), so this study and docs/results/tumour-accuracy.md "
