@@ -343,7 +343,6 @@ def cmd_report(args) -> int:
 
     restore_state(archive_of(Path(args.out)))
     units = {p.parent.name: json.loads(p.read_text()) for p in sorted(STATE.glob("*/eval.json"))}
-    study_archive.refuse_to_shrink(Path(args.out), len(units), lambda r: len(r["units"]))
     report = {"protocol": __doc__.strip().splitlines()[0], "budget": BUDGET,
               "units": {name: summarise(u) for name, u in units.items()}}
     folds = [u for n, u in units.items() if n.startswith("fold")]
@@ -375,6 +374,7 @@ def cmd_report(args) -> int:
         report["converter_diagnostics"] = diagnostics
     report["options"] = {n: json.loads((STATE / n / "config.json").read_text())["train"]["method_options"]
                          for n in units if (STATE / n / "config.json").is_file()}
+    study_archive.refuse_to_shrink(Path(args.out), report, lambda r: set(r["units"]))
     write_json(Path(args.out), report)
     study_archive.save(STATE, archive_of(Path(args.out)), ARCHIVE_PATTERNS)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))

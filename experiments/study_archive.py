@@ -7,8 +7,8 @@ the machine is lost, so is the state, and every finished unit would have to be t
 ``restore`` writes back the ones a fresh state lacks, never overwriting one, so ``run`` skips the finished
 units and ``report`` rebuilds the same tables. A restored unit has its results but not its model.
 
-``refuse_to_shrink`` stops a report from replacing a committed one that counted more finished units (a
-report regenerated on a fresh state before it was restored).
+``refuse_to_shrink`` stops a report from replacing a committed one that holds a finished unit the new one
+lacks (a report regenerated on a fresh state before it was restored).
 """
 
 from __future__ import annotations
@@ -98,16 +98,23 @@ def restore(archive: Path, root: Path, folds: list | None = None) -> list[str]:
     return written
 
 
-def refuse_to_shrink(previous: Path, count: int, key) -> None:
-    """SystemExit when the committed report ``previous`` counted more finished units than ``count``.
+def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:
+    """SystemExit when the committed report ``previous`` holds a finished unit the new ``record`` lacks.
 
-    ``key(record) -> int`` reads the count from the committed JSON."""
+    ``units_of(record) -> set`` names a report's finished units, e.g. {"recipe-2d/0", …}."""
     if not previous.is_file():
         return
     try:
-        before = key(json.loads(previous.read_text()))
-    except (ValueError, KeyError, TypeError):
+        before = units_of(json.loads(previous.read_text()))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return
-    if before > count:
-        raise SystemExit(f"error: {previous} counts {before} finished units, this state only {count}: it was "
-                         "not restored (see experiments/study_archive.py); the report was not replaced")
+    lost = sorted(before - units_of(record))
+    if lost:
+        raise SystemExit(f"error: {previous} has {len(lost)} finished units this state lacks ({', '.join(lost[:4])}"
+                         f"{', …' if len(lost) > 4 else ''}): it was not restored (experiments/study_archive.py); "
+                         "the report was not replaced")
+
+
+def folds_done(section: str):
+    """``units_of`` for reports listing ``folds_done`` per entry of ``record[section]``."""
+    return lambda record: {f"{name}/{k}" for name, entry in record[section].items() for k in entry.get("folds_done", [])}

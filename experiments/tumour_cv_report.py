@@ -176,7 +176,7 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     from experiments import study_archive
     from experiments.tumour_cv import ARCHIVE, ARCHIVE_PATTERNS
 
-    study_archive.refuse_to_shrink(out / "tumour-accuracy.json", done, lambda r: r["units_done"])
+    study_archive.refuse_to_shrink(out / "tumour-accuracy.json", record, study_archive.folds_done("configs"))
     out.mkdir(parents=True, exist_ok=True)
     from weakseg.io.atomic import write_text_atomic
 

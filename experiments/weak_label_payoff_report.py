@@ -447,7 +447,7 @@ def write_report(root: Path, out: Path, cost, gan_seeds: Path = GAN_SEEDS) -> Pa
     from experiments.weak_label_payoff import ARCHIVE
 
     record = collect(root, cost, gan_seeds)
-    study_archive.refuse_to_shrink(out / "weak-label-payoff.json", record["units_done"], lambda r: r["units_done"])
+    study_archive.refuse_to_shrink(out / "weak-label-payoff.json", record, study_archive.folds_done("arms"))
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(record, out / "weak-label-payoff.png")
     write_text_atomic(out / "weak-label-payoff.json", json.dumps(record, indent=1, default=str) + "\n")

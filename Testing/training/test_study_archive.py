@@ -64,10 +64,12 @@ def test_another_split_is_left_alone_or_refused_and_a_shrinking_report_refused(t
         study_archive.restore(archive, clash)
 
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"units_done": 5}))
-    study_archive.refuse_to_shrink(report, 5, lambda r: r["units_done"])
-    with pytest.raises(SystemExit, match="counts 5 finished units, this state only 2"):
-        study_archive.refuse_to_shrink(report, 2, lambda r: r["units_done"])
+    report.write_text(json.dumps({"configs": {"a": {"folds_done": [0, 1]}, "b": {"folds_done": []}}}))
+    units = study_archive.folds_done("configs")
+    study_archive.refuse_to_shrink(report, {"configs": {"a": {"folds_done": [0, 1, 2]}}}, units)  # grows: fine
+    with pytest.raises(SystemExit, match=r"has 1 finished units this state lacks \(a/1\)"):
+        # as many units, but not the same ones: a new configuration's folds do not replace a lost one's
+        study_archive.refuse_to_shrink(report, {"configs": {"a": {"folds_done": [0]}, "b": {"folds_done": [0]}}}, units)
 
 
 def test_a_lost_cv_state_comes_back_from_the_report_archive(tiny_dataset, tmp_path, capsys):
@@ -84,7 +86,7 @@ def test_a_lost_cv_state_comes_back_from_the_report_archive(tiny_dataset, tmp_pa
     unarchived.mkdir()
     shutil.copy(results / "tumour-accuracy.json", unarchived)  # a committed report with no archive beside it
     tumour_cv.plan(fresh, tiny_dataset, 3, 2)
-    with pytest.raises(SystemExit, match="counts 1 finished units, this state only 0"):
+    with pytest.raises(SystemExit, match="has 1 finished units this state lacks"):
         tumour_cv.main(["report", "--out", str(fresh), "--results", str(unarchived)])
     assert json.loads((unarchived / "tumour-accuracy.json").read_text()) == before  # not replaced
     capsys.readouterr()
