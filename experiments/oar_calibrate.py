@@ -17,6 +17,10 @@ picked there come out extreme (0.95-0.998 for 0.2.0).
 best itself. On the calibration volumes the network is over-confident, so Dice is flat from about 0.9 to
 0.998 and the argmax lands near 1; on a real scan the organ's probabilities are lower and such a threshold
 removes true organ (docs/results/oar.md). The whole Dice-by-threshold table goes into the card.
+
+``--volume-floor`` also writes a per-class volume floor (half the smallest volume of that class among the
+training sources: the 20 SynthSeg maps, the SPL map, phantom heads 1-8) into the card; on a scan where a class
+votes smaller, lower thresholds are tried (``weakseg.methods.oar.volume_floor``).
 """
 
 from __future__ import annotations
@@ -67,6 +71,26 @@ def calibration_volumes(shared: Path, phantoms: list[int] | None = None):
     yield "spl_atlas (painted, T1 priors)", None, spl_volume(shared / "spl_atlas_labels" / "hncma-atlas.nrrd"), BIT
 
 
+def training_volumes(shared: Path, phantoms: int = 8) -> dict[str, list[float]]:
+    """Per class, its volume (ml, both sides together) in every training source that labels it."""
+    from weakseg.phantom.label_sources import BIT, phantom_volume, spl_volume, synthseg_volume
+
+    sources = [spl_volume(shared / "spl_atlas_labels" / "hncma-atlas.nrrd")]
+    sources += [phantom_volume(seed) for seed in range(1, phantoms + 1)]
+    sources += [synthseg_volume(p) for p in sorted((shared / "synthseg_label_maps").glob("training_seg_*.nii.gz"))]
+    out: dict[str, list[float]] = {c: [] for c in CLASSES}
+    for volume in sources:
+        for c in volume.known:
+            out[c].append(float(((volume.bits & BIT[c]) > 0).sum()) / 1000.0)  # 1 mm voxels
+    return out
+
+
+def volume_floor(volumes: dict[str, list[float]], fraction: float = 0.5) -> dict:
+    """The card's ``volume_floor``: ``fraction`` of each organ's smallest training volume (not the brain)."""
+    return {"min_ml": {c: round(fraction * min(v), 3) for c, v in volumes.items() if v and c != "brain"},
+            "lowest": 0.5, "from": f"{fraction:g} x the smallest volume among the training sources"}
+
+
 def choose(dice_by_threshold: np.ndarray, tolerance: float = 0.0) -> float:
     """The lowest grid threshold whose Dice is within ``tolerance`` of the row's best (0: the first best)."""
     return GRID[int(np.flatnonzero(dice_by_threshold >= dice_by_threshold.max() - tolerance)[0])]
@@ -86,6 +110,8 @@ def main() -> None:
                         help="calibrate on these held-out phantom heads instead of the training sources")
     parser.add_argument("--tolerance", type=float, default=0.0,
                         help="lowest threshold within this much Dice of the best (0: the best)")
+    parser.add_argument("--volume-floor", action="store_true",
+                        help="write per-class volume floors from the training sources (weakseg.methods.oar.volume_floor)")
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "oar"))
     args = parser.parse_args()
     model = load_model(args.model)
@@ -117,6 +143,8 @@ def main() -> None:
                       "calibration_dice": {cls: round(float(dice[c].max()), 3) for c, cls in enumerate(CLASSES)},
                       "calibration_dice_by_threshold": {cls: dict(zip(map(str, GRID), np.round(dice[c], 4).tolist()))
                                                         for c, cls in enumerate(CLASSES)}}
+    if args.volume_floor:
+        card.inference["volume_floor"] = volume_floor(training_volumes(Path(args.shared)))
     save_model(model.network, card, Path(args.out))
     print(json.dumps({"thresholds": dict(zip(CLASSES, best)), "dice": card.inference["calibration_dice"]}, indent=1))
 

@@ -210,10 +210,12 @@ def register(fixed: sitk.Image, moving: sitk.Image) -> sitk.Transform:
 
 
 def evaluate(model, name, image, truth, stripped: bool, baseline: bool):
-    from weakseg.methods.oar.case_prediction import thresholds_of, vote
+    from weakseg.methods.oar.case_prediction import scan_thresholds, vote
 
     array, probs = network_probabilities(model, image)
-    th = thresholds_of(model.card)
+    th, relaxed = scan_thresholds(model.card, probs)  # as `weakseg segment` (a card's volume floor, if any)
+    if relaxed:
+        print(f"{name}: {relaxed[0]}", flush=True)
     brain_axial = probs["axial"][CLASSES.index("brain")] > th[CLASSES.index("brain")]
     rows = {}
     axial = organs_from_classes({c: probs["axial"][i] > th[i] for i, c in enumerate(CLASSES)}, brain_axial, True)

@@ -16,6 +16,7 @@ from weakseg.inference.segment import SegmentationResult
 from weakseg.methods.oar.data import _on_1mm, model_input
 from weakseg.inference.fast_network import InferenceNetwork
 from weakseg.methods.oar.sampling import PLANE_AXES
+from weakseg.methods.oar.volume_floor import VolumeFloor, relax, warning
 from weakseg.methods.oar.windows import WindowConfig, head_extent, put, slice_windows, take
 from weakseg.oar.checks import anatomy_checks, review_warnings
 from weakseg.oar.classes import CLASSES, ORGANS
@@ -79,6 +80,17 @@ def thresholds_of(card) -> list[float]:
     return [float(v) for v in values] if values else [0.5] * len(CLASSES)
 
 
+def scan_thresholds(card, probabilities: dict[str, np.ndarray]) -> tuple[list[float], list[str]]:
+    """(the card's thresholds, relaxed on this scan where the card sets a volume floor; warnings for them)."""
+    thresholds = thresholds_of(card)
+    floor = VolumeFloor.from_card(card)
+    if floor is None:
+        return thresholds, []
+    thresholds, relaxed = relax(probabilities, thresholds, floor)
+    line = warning(relaxed)
+    return thresholds, [line] if line else []
+
+
 def vote(probabilities: dict[str, np.ndarray], thresholds=None) -> dict[str, np.ndarray]:
     """Per class, a binary majority vote of the orientations (at least 2 of 3)."""
     thresholds = thresholds or [0.5] * len(CLASSES)
@@ -117,7 +129,8 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
                                 run, progress, cancel)
     t_pred = time.perf_counter()
     left_is_high_x = left_is_high_x_of(work.GetDirection())
-    organs = postprocess(vote(probs, thresholds_of(card)), image, (1.0, 1.0, 1.0), left_is_high_x, PostConfig())
+    thresholds, threshold_warnings = scan_thresholds(card, probs)
+    organs = postprocess(vote(probs, thresholds), image, (1.0, 1.0, 1.0), left_is_high_x, PostConfig())
     checks = anatomy_checks(organs, left_is_high_x)
     full = np.zeros(array.shape, np.uint8)
     full[box] = labelmap(organs)
@@ -140,9 +153,10 @@ def segment_oar(case, model, config: InferenceConfig | None = None, progress=Non
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     provenance["anatomy_checks"] = checks
+    provenance["thresholds"] = dict(zip(CLASSES, thresholds))
     table = slice_table(work, box, full[box], mean)
     result = SegmentationResult(labels, mean, box, list(CLASSES), table, provenance, list(card.labels),
-                                warnings=review_warnings(organs, checks))
+                                warnings=threshold_warnings + review_warnings(organs, checks))
     result._canonical = work
     return result
 
