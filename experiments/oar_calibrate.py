@@ -141,7 +141,7 @@ def main() -> None:
                                           f"best vote Dice over {list(GRID)} on "
                                           f"{'held-out phantoms' if args.phantoms else 'training sources'}: {', '.join(used)}"),
                       "calibration_dice": {cls: round(float(dice[c].max()), 3) for c, cls in enumerate(CLASSES)},
-                      "calibration_dice_by_threshold": {cls: dict(zip(map(str, GRID), np.round(dice[c], 4).tolist()))
+                      "calibration_dice_by_threshold": {cls: dict(zip(map(str, GRID), np.round(dice[c], 6).tolist()))
                                                         for c, cls in enumerate(CLASSES)}}
     if args.volume_floor:
         card.inference["volume_floor"] = volume_floor(training_volumes(Path(args.shared)))
