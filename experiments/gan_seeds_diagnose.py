@@ -144,7 +144,8 @@ def main(unit: str) -> None:
     from experiments.gan_seeds_cv import write_json
 
     write_json(STATE / unit / "diagnose.json", out)  # gan_seeds_cv.py report puts it beside the unit's scores
-    np.savez_compressed(f"/tmp/gs/{unit.replace('/', '_')}_diag.npz", x=x, xh=xh, y=y, pos=pos, neg=neg, m=m, p=p,
+    # the slices behind the numbers, for figures; beside the unit (its state folder), never in the repository
+    np.savez_compressed(STATE / unit / "diagnose-slices.npz", x=x, xh=xh, y=y, pos=pos, neg=neg, m=m, p=p,
                         case=bank.case, z=bank.z)
 
 
