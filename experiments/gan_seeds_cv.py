@@ -58,15 +58,6 @@ def archive_of(report: Path) -> Path:
     return report.with_name(report.stem + ".units.json.gz")
 
 
-def restore_state(archive: Path, folds: list | None = None) -> None:
-    from experiments.study_archive import ArchiveError, restore
-
-    try:
-        written = restore(archive, STATE, folds)
-    except ArchiveError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if written:
-        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
 SLICE_KEYS = {"combined": "slices", "combined_residual": "slices_residual"}
 """Per-slice scores kept for the filtering curves: the paper's blend and the second pass's default (residual mask)."""
 
@@ -274,7 +265,9 @@ def cmd_run(args) -> int:
     cases = list_cases()
     folds = make_folds(cases)
     if STATE == DEFAULT_STATE:  # a new machine: finished folds come back from the archive (a variant's is its own)
-        restore_state(archive_of(RESULTS / "gan-seeds.json"), folds)
+        from experiments.study_archive import restore_or_exit
+
+        restore_or_exit(archive_of(RESULTS / "gan-seeds.json"), STATE, folds)
     if not (STATE / "plan.json").is_file():
         write_json(STATE / "plan.json", {"folds": folds})
     if args.final and not (STATE / "final" / "model" / "card.json").is_file():
@@ -341,7 +334,7 @@ def summarise(unit: dict) -> dict:
 def cmd_report(args) -> int:
     from experiments import study_archive
 
-    restore_state(archive_of(Path(args.out)))
+    study_archive.restore_or_exit(archive_of(Path(args.out)), STATE)
     units = {p.parent.name: json.loads(p.read_text()) for p in sorted(STATE.glob("*/eval.json"))}
     report = {"protocol": __doc__.strip().splitlines()[0], "budget": BUDGET,
               "units": {name: summarise(u) for name, u in units.items()}}

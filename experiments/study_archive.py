@@ -98,6 +98,16 @@ def restore(archive: Path, root: Path, folds: list | None = None) -> list[str]:
     return written
 
 
+def restore_or_exit(archive: Path, root: Path, folds: list | None = None) -> None:
+    """``restore`` for a command line: an unfitting archive is a one-line error, a restore says how many files."""
+    try:
+        written = restore(archive, root, folds)
+    except ArchiveError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if written:
+        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
+
+
 def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:
     """SystemExit when the committed report ``previous`` holds a finished unit the new ``record`` lacks.
 

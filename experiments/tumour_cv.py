@@ -393,7 +393,9 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, f
 
     Finished units archived in ``--results``/``archive`` for the same split come back first (a new machine)."""
     root = Path(args.out)
-    restore_state(Path(args.results) / archive, root, make_folds(list_cases(Path(args.data)), folds=args.n_folds))
+    from experiments.study_archive import restore_or_exit
+
+    restore_or_exit(Path(args.results) / archive, root, make_folds(list_cases(Path(args.data)), folds=args.n_folds))
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
     def log(message: str) -> None:
@@ -595,22 +597,11 @@ def show_status(args, configs: dict[str, Spec]) -> int:
     return 0
 
 
-def restore_state(archive: Path, root: Path, folds: list | None = None) -> None:
-    """The archived results ``root`` lacks, written back (experiments/study_archive.py); one line says how many."""
-    from experiments.study_archive import ArchiveError, restore
-
-    try:
-        written = restore(archive, root, folds)
-    except ArchiveError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if written:
-        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
-
-
 def cmd_report(args) -> int:
+    from experiments.study_archive import restore_or_exit
     from experiments.tumour_cv_report import write_report
 
-    restore_state(Path(args.results) / ARCHIVE, Path(args.out))
+    restore_or_exit(Path(args.results) / ARCHIVE, Path(args.out))
     write_report(Path(args.out), Path(args.results), {n: s for n, s in CONFIGS.items() if s.study == "accuracy"})
     return 0
 
