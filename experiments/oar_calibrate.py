@@ -18,6 +18,9 @@ best itself. On the calibration volumes the network is over-confident, so Dice i
 0.998 and the argmax lands near 1; on a real scan the organ's probabilities are lower and such a threshold
 removes true organ (docs/results/oar.md). The whole Dice-by-threshold table goes into the card.
 
+``--from-card`` skips the network: the Dice table comes from ``--model``'s card, written by an earlier
+calibration on the same volumes, so another ``--tolerance`` or a floor costs nothing.
+
 ``--volume-floor`` also writes a per-class volume floor (half the smallest volume of that class among the
 training sources: the 20 SynthSeg maps, the SPL map, phantom heads 1-8) into the card; on a scan where a class
 votes smaller, lower thresholds are tried (``weakseg.methods.oar.volume_floor``).
@@ -35,8 +38,10 @@ from scipy import ndimage as ndi
 
 from weakseg.oar.classes import CLASSES
 from weakseg.oar.intensity import normalise_head
+from weakseg.methods.oar.volume_floor import STEPS
 
-GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998)
+GRID = tuple(sorted(STEPS))
+"""The thresholds tried, lenient to strict: the same grid the per-scan volume floor steps down."""
 
 
 def painted(volume, rng) -> np.ndarray:
@@ -73,13 +78,10 @@ def calibration_volumes(shared: Path, phantoms: list[int] | None = None):
 
 def training_volumes(shared: Path, phantoms: int = 8) -> dict[str, list[float]]:
     """Per class, its volume (ml, both sides together) in every training source that labels it."""
-    from weakseg.phantom.label_sources import BIT, phantom_volume, spl_volume, synthseg_volume
+    from weakseg.phantom.label_sources import BIT, shared_sources
 
-    sources = [spl_volume(shared / "spl_atlas_labels" / "hncma-atlas.nrrd")]
-    sources += [phantom_volume(seed) for seed in range(1, phantoms + 1)]
-    sources += [synthseg_volume(p) for p in sorted((shared / "synthseg_label_maps").glob("training_seg_*.nii.gz"))]
     out: dict[str, list[float]] = {c: [] for c in CLASSES}
-    for volume in sources:
+    for volume in shared_sources(shared, phantoms=phantoms):
         for c in volume.known:
             out[c].append(float(((volume.bits & BIT[c]) > 0).sum()) / 1000.0)  # 1 mm voxels
     return out
@@ -97,10 +99,7 @@ def choose(dice_by_threshold: np.ndarray, tolerance: float = 0.0) -> float:
 
 
 def main() -> None:
-    from weakseg.inference.engine import InferenceConfig
-    from weakseg.methods.oar.case_prediction import class_probabilities
-    from weakseg.models.registry import load_model, save_model
-    from weakseg.oar.rules import majority_vote
+    from weakseg.models.registry import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -112,14 +111,33 @@ def main() -> None:
                         help="lowest threshold within this much Dice of the best (0: the best)")
     parser.add_argument("--volume-floor", action="store_true",
                         help="write per-class volume floors from the training sources (weakseg.methods.oar.volume_floor)")
+    parser.add_argument("--from-card", action="store_true",
+                        help="re-choose from the Dice table in --model's card (an earlier calibration); no network pass")
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "oar"))
     args = parser.parse_args()
     model = load_model(args.model)
+    if args.from_card:
+        table = (model.card.inference or {}).get("calibration_dice_by_threshold")
+        if not table:
+            raise SystemExit(f"error: {args.model}: its card has no calibration_dice_by_threshold (calibrate it first)")
+        dice = np.array([[table[cls][str(t)] for t in GRID] for cls in CLASSES])
+        source = model.card.inference["thresholds_from"].split(" on ", 1)[-1]
+    else:
+        dice, source = calibrate(model, Path(args.shared), args.phantoms)
+    write_card(model, dice, source, args)
+
+
+def calibrate(model, shared: Path, phantoms: list[int] | None) -> tuple[np.ndarray, str]:
+    """(vote Dice per class and grid threshold, where it was measured) on the calibration volumes."""
+    from weakseg.inference.engine import InferenceConfig
+    from weakseg.methods.oar.case_prediction import class_probabilities
+    from weakseg.oar.rules import majority_vote
+
     rng = np.random.default_rng(0)
     tp = np.zeros((len(CLASSES), len(GRID)))
     total = np.zeros((len(CLASSES), len(GRID)))
     used = []
-    for name, image, volume, bit in calibration_volumes(Path(args.shared), args.phantoms):
+    for name, image, volume, bit in calibration_volumes(shared, phantoms):
         image = normalise_head(image if image is not None else painted(volume, rng))
         probs = class_probabilities(model.network, image, model.card.inference["orientations"], InferenceConfig(device="cpu"))
         for c, cls in enumerate(CLASSES):
@@ -133,16 +151,23 @@ def main() -> None:
         used.append(name)
         print(name, flush=True)
     dice = 2 * tp / np.maximum(total, 1)
+    return dice, f"{'held-out phantoms' if phantoms else 'training sources'}: {', '.join(used)}"
+
+
+def write_card(model, dice: np.ndarray, source: str, args) -> None:
+    """The model copy in ``args.out`` with thresholds chosen from ``dice`` (and a volume floor if asked)."""
+    from weakseg.models.registry import save_model
+
     best = [choose(row, args.tolerance) for row in dice]
     card = model.card
     card.version = args.version
+    rule = f"lowest threshold within {args.tolerance:g} of the best" if args.tolerance else "best"
     card.inference = {**card.inference, "thresholds": best,
-                      "thresholds_from": (f"{'lowest threshold within %g of the ' % args.tolerance if args.tolerance else ''}"
-                                          f"best vote Dice over {list(GRID)} on "
-                                          f"{'held-out phantoms' if args.phantoms else 'training sources'}: {', '.join(used)}"),
+                      "thresholds_from": f"{rule} vote Dice over {list(GRID)} on {source}",
                       "calibration_dice": {cls: round(float(dice[c].max()), 3) for c, cls in enumerate(CLASSES)},
                       "calibration_dice_by_threshold": {cls: dict(zip(map(str, GRID), np.round(dice[c], 6).tolist()))
                                                         for c, cls in enumerate(CLASSES)}}
+    card.inference.pop("volume_floor", None)
     if args.volume_floor:
         card.inference["volume_floor"] = volume_floor(training_volumes(Path(args.shared)))
     save_model(model.network, card, Path(args.out))
