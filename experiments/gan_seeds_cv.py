@@ -367,9 +367,9 @@ def cmd_report(args) -> int:
         report["converter_diagnostics"] = diagnostics
     report["options"] = {n: json.loads((STATE / n / "config.json").read_text())["train"]["method_options"]
                          for n in units if (STATE / n / "config.json").is_file()}
+    study_archive.save(STATE, archive_of(Path(args.out)), ARCHIVE_PATTERNS)  # first: a refused report keeps new units
     study_archive.refuse_to_shrink(Path(args.out), report, lambda r: set(r["units"]))
     write_json(Path(args.out), report)
-    study_archive.save(STATE, archive_of(Path(args.out)), ARCHIVE_PATTERNS)
     print(json.dumps({n: {s: round(v[s]["dice_3d"], 4) for s in STAGE_MODELS} for n, v in report["units"].items()}))
     return 0
 

@@ -125,6 +125,84 @@ def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:
                          "the report was not replaced")
 
 
+RESUME_FORMAT = "weakseg-study-resume/1"
+MAX_RESUME_BYTES = 24 * 1024 * 1024
+"""A resume archive larger than this is not written (it would bloat the repository): such units restart."""
+
+
+def _unit_folder(root: Path, path: Path) -> Path:
+    """``<config>/fold-<k>``: the unit a state file belongs to."""
+    return root.joinpath(*path.relative_to(root).parts[:2])
+
+
+def collect_resume(root: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
+    """{relative path: bytes} of the files matching ``patterns`` that belong to units still training (no
+    ``DONE_MARKER``): their checkpoints and the models of their finished stages. A checkpoint beside a finished
+    stage's ``model/card.json`` is left out (that stage restarts nothing)."""
+    files: dict[str, bytes] = {}
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern)):
+            if not path.is_file() or (_unit_folder(root, path) / DONE_MARKER).is_file():
+                continue
+            if path.name == "checkpoint.pt" and (path.parent / "model" / "card.json").is_file():
+                continue
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def save_resume(root: Path, archive: Path, patterns: tuple[str, ...]) -> int:
+    """Replace ``archive`` with the progress of the units still training (a unit longer than one sitting resumes
+    on a new machine from its last checkpoint instead of starting over); remove it when none is. Returns the
+    number of files kept, or -1 when they exceed ``MAX_RESUME_BYTES`` (then nothing is written)."""
+    import base64
+
+    from weakseg.io.atomic import write_bytes_atomic
+
+    files = collect_resume(root, patterns)
+    if not files:
+        archive.unlink(missing_ok=True)
+        return 0
+    if sum(len(b) for b in files.values()) > MAX_RESUME_BYTES:
+        return -1
+    plan = root / "plan.json"
+    payload = {"format": RESUME_FORMAT, "folds": json.loads(plan.read_text())["folds"] if plan.is_file() else None,
+               "files": {k: base64.b64encode(v).decode() for k, v in sorted(files.items())}}
+    write_bytes_atomic(archive, gzip.compress(json.dumps(payload).encode(), mtime=0))
+    return len(files)
+
+
+def restore_resume(archive: Path, root: Path, folds: list) -> list[str]:
+    """Write back the archived progress of units that are neither finished nor already under way here (a unit
+    folder holding a checkpoint or a finished stage is left alone), for the same split only."""
+    import base64
+
+    from weakseg.io.atomic import write_bytes_atomic
+
+    if not archive.is_file():
+        return []
+    try:
+        record = json.loads(gzip.decompress(archive.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{archive}: not a resume archive ({exc})") from None
+    if record.get("format") != RESUME_FORMAT:
+        raise ArchiveError(f"{archive}: not a resume archive (unknown format)")
+    if record["folds"] != folds:
+        return []
+    units: dict[Path, list[str]] = {}
+    for relative in record["files"]:
+        if Path(relative).is_absolute() or ".." in Path(relative).parts or len(Path(relative).parts) < 3:
+            raise ArchiveError(f"{archive}: entry {relative!r} points outside a unit folder")
+        units.setdefault(root.joinpath(*Path(relative).parts[:2]), []).append(relative)
+    written = []
+    for folder, relatives in units.items():
+        if (folder / DONE_MARKER).is_file() or any(folder.rglob("checkpoint.pt")) or any(folder.rglob("card.json")):
+            continue
+        for relative in relatives:
+            write_bytes_atomic(root / relative, base64.b64decode(record["files"][relative]))
+            written.append(relative)
+    return written
+
+
 def folds_done(section: str):
     """``units_of`` for reports listing ``folds_done`` per entry of ``record[section]``."""
     return lambda record: {f"{name}/{k}" for name, entry in record[section].items() for k in entry.get("folds_done", [])}

@@ -52,6 +52,12 @@ ARCHIVE = "tumour-accuracy.units.json.gz"
 ARCHIVE_PATTERNS = ("plan.json", "*/fold-*/eval.json", "*/fold-*/train-config.json", "*/fold-*/hd95.json",
                     "*/fold-*/pseudo/pseudo.json", "*/fold-*/diagnostics.json")
 """The small per-unit results kept in docs/results (experiments/study_archive.py); checkpoints stay out."""
+RESUME = "tumour-accuracy.resume.json.gz"
+RESUME_PATTERNS = tuple(f"{config}/fold-*/{path}" for config in ("2d3d", "std-3d") for path in (
+    "train-config.json", "run/config.json", "run/events.jsonl", "run/checkpoint.pt", "run/stages/*/config.json",
+    "run/stages/*/events.jsonl", "run/stages/*/checkpoint.pt", "run/stages/*/model/*"))
+"""The progress of the thesis networks' units, which train for longer than one sitting (three 2D stages, then
+the 3D network): their checkpoints and finished stages' models (small networks), kept between sessions."""
 DEFAULT_RECIPE = ROOT / "weakseg" / "models" / "default-tumour" / "train-config.json"
 
 
@@ -290,15 +296,33 @@ def write_json(path: Path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, default=list) + "\n")
 
 
+def budget_seconds(reference: Unit, results: Path = RESULTS) -> float | None:
+    """Training seconds of a finished unit (an equal-budget peer's budget): from its ``eval.json``, else from the
+    committed report when that configuration's results are carried there (tumour_cv_report.carry_committed)."""
+    if reference.done():
+        return json.loads(reference.eval_file.read_text())["train_seconds"]
+    report = results / "tumour-accuracy.json"
+    if reference.spec.study != "accuracy" or not report.is_file():
+        return None
+    committed, state_plan = json.loads(report.read_text()), reference.root / "plan.json"
+    if not state_plan.is_file() or committed.get("plan", {}).get("folds") != json.loads(state_plan.read_text())["folds"]:
+        return None  # another split (e.g. a test's data set): the committed times are not this fold's
+    entry = committed["configs"].get(reference.spec.name, {})
+    if any((reference.root / reference.spec.name).glob("fold-*/eval.json")):
+        return None  # the configuration is being retrained: its carried numbers no longer stand
+    minutes = entry.get("train_minutes", {}).get(str(reference.fold))
+    return minutes * 60 if minutes else None
+
+
 def train_config(unit: Unit, folds: list[list[str]], data: Path, cache: Path, iterations: int | None = None) -> dict:
     test = folds[unit.fold]
     options = unit.spec.options()
     if unit.spec.budget_of:
         reference = Unit(study_configs(unit.spec.study)[unit.spec.budget_of], unit.fold, unit.root)
-        if not reference.done():
+        if budget_seconds(reference) is None:
             raise RuntimeError(f"{unit.spec.name} fold {unit.fold} trains for {unit.spec.budget_of}'s time: "
                                "that unit is not done yet")
-        options["budget_seconds"] = json.loads(reference.eval_file.read_text())["train_seconds"]
+        options["budget_seconds"] = budget_seconds(reference)
         if iterations:  # smoke tests: one second per iteration asked, a small network
             options.update(budget_seconds=float(iterations), patch=32, init_filters=8)
     if iterations and "iterations_2d" in options:  # smoke tests: the 2D stages' budget is overridden too
@@ -386,7 +410,7 @@ def cmd_run(args) -> int:
 
 
 def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, finish: Callable | None = None,
-              archive: str = ARCHIVE) -> int:
+              archive: str = ARCHIVE, resume: str | None = RESUME) -> int:
     """Every pending unit of ``configs`` in order, resuming; ``prepare(unit, record, log, code)`` (a study's
     own step, run under the unit's lock) may do work first and returns False to leave the unit for later;
     ``finish(unit, record, log, code)`` runs for every done unit (a study's extra scoring; it skips what it has).
@@ -395,7 +419,10 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, f
     root = Path(args.out)
     from experiments.study_archive import restore_or_exit
 
-    restore_or_exit(Path(args.results) / archive, root, make_folds(list_cases(Path(args.data)), folds=args.n_folds))
+    folds = make_folds(list_cases(Path(args.data)), folds=args.n_folds)
+    restore_or_exit(Path(args.results) / archive, root, folds)
+    if resume:
+        restore_resume_or_exit(Path(args.results) / resume, root, folds)
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
     def log(message: str) -> None:
@@ -414,7 +441,7 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, f
         if unit.failures() >= MAX_FAILURES:
             log(f"{unit.spec.name} fold {unit.fold}: skipped after {unit.failures()} failures (see its logs)")
             continue
-        if unit.spec.budget_of and not Unit(configs[unit.spec.budget_of], unit.fold, root).done():
+        if unit.spec.budget_of and budget_seconds(Unit(configs[unit.spec.budget_of], unit.fold, root)) is None:
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {unit.spec.budget_of} fold {unit.fold} is done "
                 "(it sets this unit's time budget)")
             continue
@@ -601,9 +628,26 @@ def cmd_report(args) -> int:
     from experiments.study_archive import restore_or_exit
     from experiments.tumour_cv_report import write_report
 
+    from experiments.study_archive import save_resume
+
     restore_or_exit(Path(args.results) / ARCHIVE, Path(args.out))
+    kept = save_resume(Path(args.out), Path(args.results) / RESUME, RESUME_PATTERNS)
+    if kept:
+        print(f"units still training: {kept} progress files kept in {Path(args.results) / RESUME}" if kept > 0 else
+              f"units still training: their progress is too large to keep in {Path(args.results) / RESUME}", flush=True)
     write_report(Path(args.out), Path(args.results), {n: s for n, s in CONFIGS.items() if s.study == "accuracy"})
     return 0
+
+
+def restore_resume_or_exit(archive: Path, root: Path, folds: list) -> None:
+    from experiments.study_archive import ArchiveError, restore_resume
+
+    try:
+        written = restore_resume(archive, root, folds)
+    except ArchiveError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if written:
+        print(f"restored {len(written)} progress files of unfinished units from {archive}", flush=True)
 
 
 def study_parser(doc: str, state: Path, run, status):

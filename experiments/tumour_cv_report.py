@@ -156,8 +156,12 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
             folds, v.tta, v.cc, 0 if v.et != 0 else "cv", ET_THRESHOLDS)[0]
         ablations[name] = {label: {"summary": summary(s), "headline_minus_this": paired(headline[name], s)}
                            for label, s in rows.items()}
+    carried = carry_committed(out / "tumour-accuracy.json", plan, configs, raw)
+    for name, entry in carried.items():
+        headline[name], chosen[name], ablations[name] = entry["per_case"], entry["et_threshold_by_fold"], entry["ablations"]
+    headline = {n: headline[n] for n in configs if n in headline}  # configuration order, carried ones included
     tests = {f"{a} vs {b}": paired(headline[a], headline[b]) for a, b in combinations(headline, 2)}
-    done = sum(len(v) for v in raw.values())
+    done = sum(len(v) for v in raw.values()) + sum(len(e["folds_done"]) for e in carried.values())
     total = len(configs) * n_folds
     record = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": str(root), "plan": plan,
@@ -165,8 +169,10 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
         "configs": {n: {"label": s.label, "description": s.description, "iterations": s.iterations,
                         "headline_variant": {"tta": s.headline.tta, "min_component_fraction": s.headline.cc,
                                              "et_min_voxels": s.headline.et},
-                        "folds_done": sorted(raw.get(n, {})),
-                        "train_minutes": {k: round((d.get("train_seconds") or 0) / 60, 1) for k, d in raw.get(n, {}).items()},
+                        "folds_done": carried[n]["folds_done"] if n in carried else sorted(raw.get(n, {})),
+                        "train_minutes": carried[n]["train_minutes"] if n in carried else
+                        {k: round((d.get("train_seconds") or 0) / 60, 1) for k, d in raw.get(n, {}).items()},
+                        **({"carried_from": carried[n]["carried_from"]} if n in carried else {}),
                         "et_threshold_by_fold": chosen.get(n, {}),
                         "summary": summary(headline[n]) if n in headline else None,
                         "per_case": headline.get(n, {}), "ablations": ablations.get(n, {})}
@@ -176,6 +182,7 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     from experiments import study_archive
     from experiments.tumour_cv import ARCHIVE, ARCHIVE_PATTERNS
 
+    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)  # first: a refused report still keeps new units
     study_archive.refuse_to_shrink(out / "tumour-accuracy.json", record, study_archive.folds_done("configs"))
     out.mkdir(parents=True, exist_ok=True)
     from weakseg.io.atomic import write_text_atomic
@@ -183,8 +190,27 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     write_text_atomic(out / "tumour-accuracy.json", json.dumps(record, indent=1, default=list) + "\n")
     figures = _plot(headline, {n: configs[n].label for n in configs}, out)
     write_text_atomic(out / "tumour-accuracy.md", render(record, configs, figures, n_folds, LGG))
-    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)
     return out / "tumour-accuracy.md"
+
+
+def carry_committed(previous: Path, plan: dict, configs: dict, raw: dict) -> dict[str, dict]:
+    """The committed report's entries of configurations with finished folds there and none in this state.
+
+    A machine lost before the study archive existed took those units' files with it; their held-out results
+    are in the committed report (per case, ablations, thresholds), measured on the same split. Carrying them
+    lets new configurations be reported (and paired against them) without retraining hours of finished work.
+    A configuration with units in the state is never mixed with carried folds (its variant tables would not
+    add up); ``refuse_to_shrink`` then stops a report that would lose committed folds of it."""
+    if not previous.is_file():
+        return {}
+    committed = json.loads(previous.read_text())
+    if committed.get("plan", {}).get("folds") != plan["folds"]:
+        return {}
+    out = {}
+    for name, entry in committed.get("configs", {}).items():
+        if name in configs and entry.get("folds_done") and not raw.get(name):
+            out[name] = {**entry, "carried_from": entry.get("carried_from", committed.get("created"))}
+    return out
 
 
 def region_threshold_lines(path: Path = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -231,6 +257,12 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
     if record["units_done"] < record["units_total"]:
         lines += ["**Partial result.** The cross-validation is still running (it resumes with the same command); "
                   "numbers below cover only the finished folds and will change.", ""]
+    carried = {n: c["carried_from"] for n, c in cfgs.items() if c.get("carried_from")}
+    if carried:
+        lines += ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + ": these "
+                  "configurations' units were lost with a machine before their results were archived; their held-out "
+                  "numbers are the committed report's, on the same split, and are not retrained. They are paired with "
+                  "the new configurations case by case as usual.", ""]
     lines += ["## Protocol", "",
               f"- Cases: the 22 BraTS 2018 development cases (20 HGG, 2 LGG: {', '.join(lgg)}), {n_folds} folds, "
               f"seed {record['plan']['seed']}, stratified by grade (each stratum permuted and dealt round-robin, so the two "

@@ -278,7 +278,7 @@ def cmd_hd95(args) -> int:
 def cmd_run(args) -> int:
     data, cache = Path(args.data), Path(args.cache)
     return cv.run_queue(args, CONFIGS, make_prepare(Path(args.accuracy_state), data, cache), make_finish(data, cache),
-                        archive=ARCHIVE)
+                        archive=ARCHIVE, resume=None)
 
 
 def cmd_status(args) -> int:

@@ -447,11 +447,11 @@ def write_report(root: Path, out: Path, cost, gan_seeds: Path = GAN_SEEDS) -> Pa
     from experiments.weak_label_payoff import ARCHIVE
 
     record = collect(root, cost, gan_seeds)
+    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)  # first: a refused report still keeps new units
     study_archive.refuse_to_shrink(out / "weak-label-payoff.json", record, study_archive.folds_done("arms"))
     out.mkdir(parents=True, exist_ok=True)
     figure = plot(record, out / "weak-label-payoff.png")
     write_text_atomic(out / "weak-label-payoff.json", json.dumps(record, indent=1, default=str) + "\n")
     path = out / "weak-label-payoff.md"
     write_text_atomic(path, render(record, figure))
-    study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)
     return path

@@ -86,9 +86,12 @@ def test_a_lost_cv_state_comes_back_from_the_report_archive(tiny_dataset, tmp_pa
     unarchived.mkdir()
     shutil.copy(results / "tumour-accuracy.json", unarchived)  # a committed report with no archive beside it
     tumour_cv.plan(fresh, tiny_dataset, 3, 2)
-    with pytest.raises(SystemExit, match="has 1 finished units this state lacks"):
-        tumour_cv.main(["report", "--out", str(fresh), "--results", str(unarchived)])
-    assert json.loads((unarchived / "tumour-accuracy.json").read_text()) == before  # not replaced
+    # a configuration the state has nothing of is carried from the committed report, said so, not dropped
+    assert tumour_cv.main(["report", "--out", str(fresh), "--results", str(unarchived)]) == 0
+    carried = json.loads((unarchived / "tumour-accuracy.json").read_text())
+    assert carried["configs"]["default-2d"]["carried_from"] == before["created"] and carried["units_done"] == 1
+    assert carried["configs"]["default-2d"]["per_case"] == before["configs"]["default-2d"]["per_case"]
+    assert "**Carried results.** default-2d" in (unarchived / "tumour-accuracy.md").read_text()
     capsys.readouterr()
     assert tumour_cv.main(["run", "--out", str(fresh), *args]) == 0  # restored: nothing is trained again
     text = capsys.readouterr().out
@@ -97,3 +100,97 @@ def test_a_lost_cv_state_comes_back_from_the_report_archive(tiny_dataset, tmp_pa
     after = json.loads((results / "tumour-accuracy.json").read_text())
     assert after["units_done"] == 1 and after["configs"]["default-2d"]["per_case"] == \
         before["configs"]["default-2d"]["per_case"]
+
+
+def test_a_configuration_is_never_half_carried_and_a_refused_report_still_archives_new_units(tiny_dataset, tmp_path):
+    out, cache, results = tmp_path / "cv", tmp_path / "cache", tmp_path / "results"
+    args = ["--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3", "--iterations", "2",
+            "--configs", "default-2d", "--working-tree", "--folds", "0", "--results", str(results)]
+    assert tumour_cv.main(["run", "--out", str(out), *args]) == 0
+    assert tumour_cv.main(["report", "--out", str(out), "--results", str(results)]) == 0
+    committed = json.loads((results / "tumour-accuracy.json").read_text())
+    committed["configs"]["default-2d"]["folds_done"] = [0, 1]  # a fold this state never had
+    (results / "tumour-accuracy.json").write_text(json.dumps(committed))
+    (results / tumour_cv.ARCHIVE).unlink()
+    with pytest.raises(SystemExit, match=r"has 1 finished units this state lacks \(default-2d/1\)"):
+        tumour_cv.main(["report", "--out", str(out), "--results", str(results)])
+    assert json.loads((results / "tumour-accuracy.json").read_text()) == committed  # not replaced
+    assert "default-2d/fold-0/eval.json" in study_archive.read(results / tumour_cv.ARCHIVE)  # but kept
+
+
+def test_an_equal_budget_peer_takes_its_budget_from_a_carried_reference_of_the_same_split(tmp_path):
+    root, results = tmp_path / "state", tmp_path / "results"
+    folds = [["a", "b"], ["c", "d"]]
+    root.mkdir()
+    results.mkdir()
+    (root / "plan.json").write_text(json.dumps({"folds": folds}))
+    (results / "tumour-accuracy.json").write_text(json.dumps(
+        {"plan": {"folds": folds}, "configs": {"recipe-2d": {"folds_done": [0, 1], "train_minutes": {"0": 25.1}}}}))
+    reference = tumour_cv.Unit(tumour_cv.CONFIGS["recipe-2d"], 0, root)
+    assert tumour_cv.budget_seconds(reference, results) == pytest.approx(25.1 * 60)
+    assert tumour_cv.budget_seconds(tumour_cv.Unit(tumour_cv.CONFIGS["recipe-2d"], 1, root), results) is None
+    (root / "plan.json").write_text(json.dumps({"folds": [["a", "c"], ["b", "d"]]}))  # another split
+    assert tumour_cv.budget_seconds(reference, results) is None
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_unit_longer_than_a_sitting_resumes_from_its_archived_progress(tmp_path):
+    state, archive = tmp_path / "state", tmp_path / "results" / "study.resume.json.gz"
+    patterns = tumour_cv.RESUME_PATTERNS
+    running = state / "2d3d" / "fold-0"
+    files = {"train-config.json": b"{}", "run/stages/2d-axial/model/card.json": b"{}",
+             "run/stages/2d-axial/model/model.safetensors": b"weights",
+             "run/stages/2d-axial/checkpoint.pt": b"finished stage: not needed",
+             "run/stages/2d-coronal/checkpoint.pt": b"half way", "run/stages/2d-coronal/events.jsonl": b"{}\n",
+             "run/stages/features/features-1.npy": b"recomputed, never kept"}
+    for name, data in files.items():
+        (running / name).parent.mkdir(parents=True, exist_ok=True)
+        (running / name).write_bytes(data)
+    finished = state / "2d3d" / "fold-1"
+    (finished / "run").mkdir(parents=True)
+    (finished / "run" / "checkpoint.pt").write_bytes(b"done unit")
+    (finished / "eval.json").write_text("{}")
+    (state / "plan.json").write_text(json.dumps({"folds": [["x"], ["y"]]}))
+
+    assert study_archive.save_resume(state, archive, patterns) == 5
+    fresh = tmp_path / "fresh"
+    assert study_archive.restore_resume(archive, fresh, [["z"], ["y"]]) == []  # another split
+    assert len(study_archive.restore_resume(archive, fresh, [["x"], ["y"]])) == 5
+    kept = {k: v for k, v in files.items() if "features" not in k and k != "run/stages/2d-axial/checkpoint.pt"}
+    assert _files(fresh / "2d3d" / "fold-0") == kept and not (fresh / "2d3d" / "fold-1").exists()
+
+    (fresh / "2d3d" / "fold-0" / "run" / "stages" / "2d-coronal" / "checkpoint.pt").write_bytes(b"further on")
+    assert study_archive.restore_resume(archive, fresh, [["x"], ["y"]]) == []  # a unit under way here is left alone
+    assert (fresh / "2d3d" / "fold-0" / "run" / "stages" / "2d-coronal" / "checkpoint.pt").read_bytes() == b"further on"
+
+    (running.parent / "fold-0" / "eval.json").write_text("{}")  # the unit finished: its progress is dropped
+    assert study_archive.save_resume(state, archive, patterns) == 0 and not archive.exists()
+
+
+def test_an_interrupted_2d3d_unit_resumes_on_a_new_machine_without_retraining_its_2d_stages(tiny_dataset, tmp_path,
+                                                                                            capsys):
+    out, cache, results = tmp_path / "cv", tmp_path / "cache", tmp_path / "results"
+    args = ["--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3", "--iterations", "2",
+            "--configs", "2d3d", "--working-tree", "--folds", "0", "--results", str(results)]
+    assert tumour_cv.main(["run", "--out", str(out), *args]) == 0
+    unit = tumour_cv.Unit(tumour_cv.CONFIGS["2d3d"], 0, out)
+    shutil.rmtree(unit.model_dir)  # stopped in its 3D stage: the 2D stages are finished, the 3D one has a checkpoint
+    unit.eval_file.unlink()
+    assert (unit.run_dir / "checkpoint.pt").is_file()
+    results.mkdir()
+    assert study_archive.save_resume(out, results / tumour_cv.RESUME, tumour_cv.RESUME_PATTERNS) > 0
+    stages = sorted(p.parent.parent.name for p in (unit.run_dir / "stages").glob("*/model/card.json"))
+    assert stages == ["2d-axial", "2d-coronal", "2d-sagittal"]
+
+    shutil.rmtree(out)  # the machine is lost
+    capsys.readouterr()
+    assert tumour_cv.main(["run", "--out", str(out), *args]) == 0
+    text = capsys.readouterr().out
+    assert "progress files of unfinished units" in text and "2d3d fold 0: evaluate exit 0" in text
+    for stage in stages:  # each 2D stage trained once, on the lost machine; none started here
+        events = (unit.run_dir / "stages" / stage / "events.jsonl").read_text().splitlines()
+        assert sum(json.loads(e)["event"] == "start" for e in events) == 1
+    assert unit.done()
