@@ -125,6 +125,28 @@ def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:
                          "the report was not replaced")
 
 
+def carried_entries(previous: Path, section: str, folds_in_state: dict[str, list], folds: list) -> dict[str, dict]:
+    """The committed report's entries of ``record[section]`` that this state cannot yet improve on.
+
+    A machine lost before the study archive existed took its units' files with it; their held-out results are in
+    the committed report, measured on the same split. An entry is carried (marked ``carried_from``) while the state
+    holds no fold the committed entry lacks: a re-measured fold of it is kept in the archive but does not replace a
+    complete entry piece by piece (its variant tables would not add up). Once the state has a new fold, the entry
+    is the state's alone, and ``refuse_to_shrink`` stops a report that would lose a committed fold of it."""
+    if not previous.is_file():
+        return {}
+    committed = json.loads(previous.read_text())
+    if committed.get("plan", {}).get("folds") != folds:
+        return {}
+    stamp = committed.get("created") or committed.get("generated")
+    out = {}
+    for name, entry in committed.get(section, {}).items():
+        done = set(entry.get("folds_done") or [])
+        if done and set(folds_in_state.get(name, ())) <= done:
+            out[name] = {**entry, "carried_from": entry.get("carried_from", stamp)}
+    return out
+
+
 RESUME_FORMAT = "weakseg-study-resume/1"
 MAX_RESUME_BYTES = 24 * 1024 * 1024
 """A resume archive larger than this is not written (it would bloat the repository): such units restart."""

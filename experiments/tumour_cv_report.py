@@ -156,12 +156,16 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
             folds, v.tta, v.cc, 0 if v.et != 0 else "cv", ET_THRESHOLDS)[0]
         ablations[name] = {label: {"summary": summary(s), "headline_minus_this": paired(headline[name], s)}
                            for label, s in rows.items()}
-    carried = carry_committed(out / "tumour-accuracy.json", plan, configs, raw)
+    from experiments.study_archive import carried_entries
+
+    carried = {n: e for n, e in carried_entries(out / "tumour-accuracy.json", "configs",
+                                                  {n: sorted(raw.get(n, {})) for n in configs}, plan["folds"]).items()
+               if n in configs}
     for name, entry in carried.items():
         headline[name], chosen[name], ablations[name] = entry["per_case"], entry["et_threshold_by_fold"], entry["ablations"]
     headline = {n: headline[n] for n in configs if n in headline}  # configuration order, carried ones included
     tests = {f"{a} vs {b}": paired(headline[a], headline[b]) for a, b in combinations(headline, 2)}
-    done = sum(len(v) for v in raw.values()) + sum(len(e["folds_done"]) for e in carried.values())
+    done = sum(len(carried[n]["folds_done"]) if n in carried else len(raw.get(n, {})) for n in configs)
     total = len(configs) * n_folds
     record = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": str(root), "plan": plan,
@@ -191,26 +195,6 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
     figures = _plot(headline, {n: configs[n].label for n in configs}, out)
     write_text_atomic(out / "tumour-accuracy.md", render(record, configs, figures, n_folds, LGG))
     return out / "tumour-accuracy.md"
-
-
-def carry_committed(previous: Path, plan: dict, configs: dict, raw: dict) -> dict[str, dict]:
-    """The committed report's entries of configurations with finished folds there and none in this state.
-
-    A machine lost before the study archive existed took those units' files with it; their held-out results
-    are in the committed report (per case, ablations, thresholds), measured on the same split. Carrying them
-    lets new configurations be reported (and paired against them) without retraining hours of finished work.
-    A configuration with units in the state is never mixed with carried folds (its variant tables would not
-    add up); ``refuse_to_shrink`` then stops a report that would lose committed folds of it."""
-    if not previous.is_file():
-        return {}
-    committed = json.loads(previous.read_text())
-    if committed.get("plan", {}).get("folds") != plan["folds"]:
-        return {}
-    out = {}
-    for name, entry in committed.get("configs", {}).items():
-        if name in configs and entry.get("folds_done") and not raw.get(name):
-            out[name] = {**entry, "carried_from": entry.get("carried_from", committed.get("created"))}
-    return out
 
 
 def region_threshold_lines(path: Path = Path(__file__).resolve().parents[1] / "docs" / "results"

@@ -93,10 +93,12 @@ def paired_wt(a: dict[str, dict], b: dict[str, dict]) -> dict:
     return {"cases": full["cases"], "WT": full["WT"], "TC": None, "ET": None}
 
 
-def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
+def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS, previous: Path | None = None) -> dict:
+    """Every arm's entry from the state; with ``previous`` (the committed report), arms it holds more of are
+    carried from it (study_archive.carried_entries)."""
     from experiments.tumour_cv import ET_THRESHOLDS
     from experiments.tumour_cv_report import case_scores, load_results, paired, summary
-    from experiments.weak_label_payoff import ARMS, CONFIGS
+    from experiments.weak_label_payoff import ARM_OF, ARMS, CONFIGS
 
     plan = json.loads((root / "plan.json").read_text())
     n_folds = len(plan["folds"])
@@ -121,6 +123,18 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS) -> dict:
     slices_only = gan_seeds_arm(gan_seeds, plan, cost)
     if slices_only:
         arms["slices-only"] = slices_only
+    if previous is not None:
+        from experiments.study_archive import carried_entries
+
+        in_state = {name: entry["folds_done"] for name, entry in arms.items()}
+        for name, entry in carried_entries(previous, "arms", in_state, plan["folds"]).items():
+            if name in arms or name == "slices-only":
+                arms[name] = entry
+                if name in ARM_OF:  # annotation minutes under today's cost model
+                    entry["minutes"] = arm_minutes(ARM_OF[name], plan, entry["folds_done"], cost)
+                scores[name] = entry["per_case"]
+        slices_only = arms.get("slices-only")
+    if slices_only:
         scores["slices-only"] = slices_only["per_case"]
     comparisons = {}
     for b in ("full-2", "full-5"):
@@ -287,6 +301,12 @@ def render(record: dict, figure: Path | None) -> str:
     if missing:
         lines += [f"**Partial result.** {record['units_done']} of {record['units_total']} units are done; missing folds: "
                   f"{', '.join(missing)}. Numbers below cover the folds done and change as the runner continues.", ""]
+    carried = {n: a["carried_from"] for n, a in arms.items() if a.get("carried_from")}
+    if carried:
+        lines += ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + ": these "
+                  "arms' units were lost with a machine before their results were archived; their held-out numbers "
+                  "are the committed report's, on the same split, not retrained. An arm is carried until the state "
+                  "holds a fold the committed one lacks; from then on it is the state's alone.", ""]
     if record["plan"].get("iterations_override"):
         lines += [f"**Smoke run** ({record['plan']['iterations_override']} iterations per unit): not a result.", ""]
     lines += [
@@ -446,7 +466,7 @@ def write_report(root: Path, out: Path, cost, gan_seeds: Path = GAN_SEEDS) -> Pa
     from experiments.tumour_cv import ARCHIVE_PATTERNS
     from experiments.weak_label_payoff import ARCHIVE
 
-    record = collect(root, cost, gan_seeds)
+    record = collect(root, cost, gan_seeds, out / "weak-label-payoff.json")
     study_archive.save(root, out / ARCHIVE, ARCHIVE_PATTERNS)  # first: a refused report still keeps new units
     study_archive.refuse_to_shrink(out / "weak-label-payoff.json", record, study_archive.folds_done("arms"))
     out.mkdir(parents=True, exist_ok=True)

@@ -102,14 +102,14 @@ def test_a_lost_cv_state_comes_back_from_the_report_archive(tiny_dataset, tmp_pa
         before["configs"]["default-2d"]["per_case"]
 
 
-def test_a_configuration_is_never_half_carried_and_a_refused_report_still_archives_new_units(tiny_dataset, tmp_path):
+def test_a_configuration_is_never_half_carried_and_a_refused_report_still_archives_its_new_units(tiny_dataset, tmp_path):
     out, cache, results = tmp_path / "cv", tmp_path / "cache", tmp_path / "results"
     args = ["--data", str(tiny_dataset), "--cache", str(cache), "--n-folds", "3", "--iterations", "2",
             "--configs", "default-2d", "--working-tree", "--folds", "0", "--results", str(results)]
     assert tumour_cv.main(["run", "--out", str(out), *args]) == 0
     assert tumour_cv.main(["report", "--out", str(out), "--results", str(results)]) == 0
     committed = json.loads((results / "tumour-accuracy.json").read_text())
-    committed["configs"]["default-2d"]["folds_done"] = [0, 1]  # a fold this state never had
+    committed["configs"]["default-2d"]["folds_done"] = [1]  # a fold this state never had, and not the state's
     (results / "tumour-accuracy.json").write_text(json.dumps(committed))
     (results / tumour_cv.ARCHIVE).unlink()
     with pytest.raises(SystemExit, match=r"has 1 finished units this state lacks \(default-2d/1\)"):
@@ -194,3 +194,17 @@ def test_an_interrupted_2d3d_unit_resumes_on_a_new_machine_without_retraining_it
         events = (unit.run_dir / "stages" / stage / "events.jsonl").read_text().splitlines()
         assert sum(json.loads(e)["event"] == "start" for e in events) == 1
     assert unit.done()
+
+
+def test_an_entry_is_carried_until_the_state_holds_a_fold_the_committed_report_lacks(tmp_path):
+    folds = [["a"], ["b"], ["c"]]
+    previous = tmp_path / "report.json"
+    previous.write_text(json.dumps({"generated": "then", "plan": {"folds": folds}, "arms": {
+        "full-5": {"folds_done": [0, 1], "per_case": {"a": {"WT": 0.8, "fold": 0}}},
+        "self-5": {"folds_done": []}}}))
+    carried = study_archive.carried_entries(previous, "arms", {"full-5": [0]}, folds)  # a re-measured fold 0
+    assert set(carried) == {"full-5"} and carried["full-5"]["carried_from"] == "then"
+    assert carried["full-5"]["per_case"] == {"a": {"WT": 0.8, "fold": 0}}
+    assert study_archive.carried_entries(previous, "arms", {"full-5": [0, 2]}, folds) == {}  # the state's from now on
+    assert study_archive.carried_entries(previous, "arms", {}, [["a"], ["c"], ["b"]]) == {}  # another split
+    assert study_archive.carried_entries(tmp_path / "none.json", "arms", {}, folds) == {}
