@@ -98,14 +98,26 @@ def restore(archive: Path, root: Path, folds: list | None = None) -> list[str]:
     return written
 
 
-def restore_or_exit(archive: Path, root: Path, folds: list | None = None) -> None:
-    """``restore`` for a command line: an unfitting archive is a one-line error, a restore says how many files."""
+def restore_or_exit(archive: Path, root: Path, folds: list | None = None, progress: bool = False) -> None:
+    """``restore`` (or ``restore_resume`` with ``progress``) for a command line: an unfitting archive is a one-line
+    error, a restore says how many files."""
     try:
-        written = restore(archive, root, folds)
+        written = restore_resume(archive, root, folds) if progress else restore(archive, root, folds)
     except ArchiveError as exc:
         raise SystemExit(f"error: {exc}") from None
     if written:
-        print(f"restored {len(written)} result files of finished units from {archive}", flush=True)
+        what = "progress files of unfinished units" if progress else "result files of finished units"
+        print(f"restored {len(written)} {what} from {archive}", flush=True)
+
+
+def carried_banner(carried: dict[str, str], noun: str) -> list[str]:
+    """The report lines saying which entries (name → report date) are carried from a committed report."""
+    if not carried:
+        return []
+    return ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + f": these "
+            f"{noun}' units were lost with a machine before their results were archived; their held-out numbers are "
+            "the committed report's, on the same split, not retrained. An entry is carried until the state holds a "
+            "fold the committed one lacks; from then on it is the state's alone.", ""]
 
 
 def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:

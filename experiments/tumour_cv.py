@@ -422,7 +422,7 @@ def run_queue(args, configs: dict[str, Spec], prepare: Callable | None = None, f
     folds = make_folds(list_cases(Path(args.data)), folds=args.n_folds)
     restore_or_exit(Path(args.results) / archive, root, folds)
     if resume:
-        restore_resume_or_exit(Path(args.results) / resume, root, folds)
+        restore_or_exit(Path(args.results) / resume, root, folds, progress=True)
     record = plan(root, Path(args.data), args.n_folds, args.iterations)
 
     def log(message: str) -> None:
@@ -638,16 +638,6 @@ def cmd_report(args) -> int:
     write_report(Path(args.out), Path(args.results), {n: s for n, s in CONFIGS.items() if s.study == "accuracy"})
     return 0
 
-
-def restore_resume_or_exit(archive: Path, root: Path, folds: list) -> None:
-    from experiments.study_archive import ArchiveError, restore_resume
-
-    try:
-        written = restore_resume(archive, root, folds)
-    except ArchiveError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if written:
-        print(f"restored {len(written)} progress files of unfinished units from {archive}", flush=True)
 
 
 def study_parser(doc: str, state: Path, run, status):

@@ -241,12 +241,9 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
     if record["units_done"] < record["units_total"]:
         lines += ["**Partial result.** The cross-validation is still running (it resumes with the same command); "
                   "numbers below cover only the finished folds and will change.", ""]
-    carried = {n: c["carried_from"] for n, c in cfgs.items() if c.get("carried_from")}
-    if carried:
-        lines += ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + ": these "
-                  "configurations' units were lost with a machine before their results were archived; their held-out "
-                  "numbers are the committed report's, on the same split, and are not retrained. They are paired with "
-                  "the new configurations case by case as usual.", ""]
+    from experiments.study_archive import carried_banner
+
+    lines += carried_banner({n: c["carried_from"] for n, c in cfgs.items() if c.get("carried_from")}, "configurations")
     lines += ["## Protocol", "",
               f"- Cases: the 22 BraTS 2018 development cases (20 HGG, 2 LGG: {', '.join(lgg)}), {n_folds} folds, "
               f"seed {record['plan']['seed']}, stratified by grade (each stratum permuted and dealt round-robin, so the two "

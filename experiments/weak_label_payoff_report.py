@@ -301,12 +301,9 @@ def render(record: dict, figure: Path | None) -> str:
     if missing:
         lines += [f"**Partial result.** {record['units_done']} of {record['units_total']} units are done; missing folds: "
                   f"{', '.join(missing)}. Numbers below cover the folds done and change as the runner continues.", ""]
-    carried = {n: a["carried_from"] for n, a in arms.items() if a.get("carried_from")}
-    if carried:
-        lines += ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + ": these "
-                  "arms' units were lost with a machine before their results were archived; their held-out numbers "
-                  "are the committed report's, on the same split, not retrained. An arm is carried until the state "
-                  "holds a fold the committed one lacks; from then on it is the state's alone.", ""]
+    from experiments.study_archive import carried_banner
+
+    lines += carried_banner({n: a["carried_from"] for n, a in arms.items() if a.get("carried_from")}, "arms")
     if record["plan"].get("iterations_override"):
         lines += [f"**Smoke run** ({record['plan']['iterations_override']} iterations per unit): not a result.", ""]
     lines += [
