@@ -365,18 +365,23 @@ def snapshot_code(root: Path) -> tuple[Path, str]:
 def run_unit(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, iterations: int | None = None,
              code: Path = ROOT) -> bool:
     """Train (resuming) and evaluate one unit in child processes; False when a step failed."""
+    if not unit.trained() and not unit.spec.model_of and not train_model(unit, folds, data, cache, log, iterations, code):
+        return False
+    study = [] if unit.spec.study == "accuracy" else ["--study", unit.spec.study]
+    return run_step(unit, "evaluate", [sys.executable, str(code / "experiments" / "tumour_cv.py"), "evaluate-unit",
+                                       "--out", str(unit.root), "--config", unit.spec.name, "--fold", str(unit.fold),
+                                       "--data", str(data), *study], code, log)
+
+
+def train_model(unit: Unit, folds: list[list[str]], data: Path, cache: Path, log, iterations: int | None = None,
+                code: Path = ROOT) -> bool:
+    """The unit's train step alone (resuming): also how a finished unit whose model was lost with its machine
+    (only its results are archived) gets a model again when another unit needs it (a self-training teacher)."""
     unit.folder.mkdir(parents=True, exist_ok=True)
     config_file = unit.folder / "train-config.json"
-    script = str(code / "experiments" / "tumour_cv.py")
-    code_dir = code
-    steps = []
-    if not unit.trained() and not unit.spec.model_of:
-        write_json(config_file, train_config(unit, folds, data, cache, iterations))
-        steps.append(("train", [sys.executable, script, "train-unit", str(config_file)]))
-    study = [] if unit.spec.study == "accuracy" else ["--study", unit.spec.study]
-    steps.append(("evaluate", [sys.executable, script, "evaluate-unit", "--out", str(unit.root), "--config",
-                               unit.spec.name, "--fold", str(unit.fold), "--data", str(data), *study]))
-    return all(run_step(unit, step, command, code_dir, log) for step, command in steps)
+    write_json(config_file, train_config(unit, folds, data, cache, iterations))
+    return run_step(unit, "train", [sys.executable, str(code / "experiments" / "tumour_cv.py"), "train-unit",
+                                    str(config_file)], code, log)
 
 
 def run_step(unit: Unit, step: str, command: list[str], code: Path, log) -> bool:

@@ -184,6 +184,18 @@ def adopt(unit: cv.Unit, record: dict, accuracy_root: Path, log) -> bool:
     return True
 
 
+def retrain_teacher(teacher: cv.Unit, record: dict, data: Path, cache: Path, log, code: Path) -> bool:
+    """A teacher restored from the archive has its scores but not its model (archives keep no weights): train
+    it again, same configuration and seed, for its pseudo-labels; its archived scores stand. False: not now."""
+    lock = cv.unit_lock(teacher)
+    if lock is None:
+        return False
+    with lock:
+        log(f"{teacher.spec.name} fold {teacher.fold}: done, but its model did not survive the machine; "
+            "training it again for the pseudo-labels (its archived scores stand)")
+        return cv.train_model(teacher, record["folds"], data, cache, log, record.get("iterations_override"), code)
+
+
 def make_prepare(accuracy_root: Path, data: Path, cache: Path):
     def prepare(unit: cv.Unit, record: dict, log, code: Path) -> bool:
         arm = ARM_OF[unit.spec.name]
@@ -192,6 +204,8 @@ def make_prepare(accuracy_root: Path, data: Path, cache: Path):
         if arm.teacher is None or (pseudo_dataset(unit) / "pseudo.json").is_file():
             return True
         teacher = cv.Unit(CONFIGS[arm.teacher], unit.fold, unit.root)
+        if teacher.done() and not teacher.trained() and not retrain_teacher(teacher, record, data, cache, log, code):
+            return False
         if not teacher.trained():
             log(f"{unit.spec.name} fold {unit.fold}: skipped until {arm.teacher} fold {unit.fold} is trained "
                 "(its model makes the pseudo-labels)")

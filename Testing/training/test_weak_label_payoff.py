@@ -210,3 +210,23 @@ def test_the_grid_runs_adopts_full_all_self_trains_on_filtered_labels_and_report
 def test_bad_cost_overrides_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="KIND=MINUTES"):
         payoff.main(["report", "--out", str(tmp_path), "--cost", "full"])
+
+
+def test_a_teacher_whose_model_was_lost_is_trained_again_for_its_pseudo_labels(five_phantoms, tmp_path, capsys):
+    """Archives keep a finished unit's scores, not its weights: on a new machine full-n is done but has no
+    model, and self-n must not wait for it forever."""
+    import shutil
+
+    out, cache = tmp_path / "payoff", tmp_path / "cache"
+    assert payoff.main(_args(five_phantoms, out, cache, "--configs", "full-2")) == 0
+    teacher = tumour_cv.Unit(payoff.CONFIGS["full-2"], 0, out)
+    scores = teacher.eval_file.read_bytes()
+    shutil.rmtree(teacher.run_dir)  # what a restore from the archive leaves: eval.json, no model
+    assert teacher.done() and not teacher.trained()
+    capsys.readouterr()
+    assert payoff.main(_args(five_phantoms, out, cache, "--configs", "self-2")) == 0
+    log = capsys.readouterr().out
+    assert "full-2 fold 0: done, but its model did not survive the machine" in log and "skipped until" not in log
+    assert teacher.trained() and teacher.eval_file.read_bytes() == scores  # its archived scores stand
+    student = tumour_cv.Unit(payoff.CONFIGS["self-2"], 0, out)
+    assert student.done() and (payoff.pseudo_dataset(student) / "pseudo.json").is_file()
