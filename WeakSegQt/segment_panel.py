@@ -25,7 +25,7 @@ from WeakSegQt.dependencies import ensure_dependencies
 from WeakSegQt.models import ModelSection
 from WeakSegQt.runs import RunController
 from weakseg import SEQUENCES
-from weakseg_mrml.segment_logic import missing_inputs, model_inputs
+from weakseg_mrml.segment_logic import family_fallback, missing_inputs, model_inputs
 
 UI_FILE = os.path.join(os.path.dirname(__file__), "Resources", "UI", "SegmentPanel.ui")
 
@@ -191,6 +191,9 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         else:
             tip = _("Segment in the background; Slicer stays usable")
         self.ui.applyButton.toolTip = tip
+        fallback = family_fallback(self._inputs(), entry)[1] if node and entry else None
+        self.ui.fallbackLabel.text = fallback or ""  # said before Segment, and again in the result's warnings
+        self.ui.fallbackLabel.setVisible(bool(fallback))
         result = node.outputSegmentation if node else None
         has_result = result is not None and result.GetSegmentation().GetNumberOfSegments() > 0
         for button in (self.ui.exportRtstructButton, self.ui.exportSegButton, self.ui.editButton):

@@ -38,6 +38,8 @@ class ModelEntry:
     training_data: str = ""
     tta: bool = False
     """Whether the card's inference uses test-time augmentation (the panel's TTA box starts there)."""
+    family: str = ""
+    """The card's model family: a case lacking a sequence is segmented by the member it has every sequence for."""
 
     @property
     def kind(self) -> str:
@@ -65,7 +67,7 @@ def _read(folder: Path) -> ModelEntry | None:
                           list(card.get("labels", [])), str(card.get("description", "")), str(card.get("licence", "")),
                           dict(card.get("metrics", {})), str(card.get("version", "")),
                           str((card.get("training") or {}).get("dataset", "")),
-                          bool((card.get("inference") or {}).get("tta", False)))
+                          bool((card.get("inference") or {}).get("tta", False)), str(card.get("family") or ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a broken card is reported when the model is loaded, not while listing
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.image import read_image, same_grid, write_image
+from weakseg.sequence_subsets import best_member, words
 from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
 from weakseg_mrml.catalog import ModelEntry, list_models
 from weakseg_mrml.logic_base import SceneLogic
@@ -52,8 +53,26 @@ def model_inputs(model: ModelEntry) -> tuple[list[str], list[str]]:
         return [], []
 
 
+def family_fallback(inputs: dict, model: ModelEntry) -> tuple[ModelEntry, str | None]:
+    """The model that will segment these inputs, and a note when it is not ``model``: a case lacking one of the
+    model's sequences goes to the family member trained for what it has (the worker's rule,
+    ``weakseg.models.family``), never zero-filled; with no member fitting, ``model`` itself (then refused)."""
+    needed, _ = model_inputs(model)
+    have = sorted(s for s in SEQUENCES if inputs.get(s) is not None)
+    if not model.family or set(needed) <= set(have):
+        return model, None
+    members = [m for m in list_models() if m.family == model.family]
+    member = best_member(((m, m.id, m.sequences) for m in members), have)
+    if member is None:
+        return model, None
+    return member, (f"case has {words(have)}, model '{model.id}' needs {words(needed)}: segmenting with "
+                    f"'{member.id}', trained for {words(member.sequences)} only")
+
+
 def missing_inputs(inputs: dict, model: ModelEntry) -> list[str]:
-    """Required sequences not assigned; or, for a one-of model with none assigned, all its choices."""
+    """Required sequences not assigned (none when a family member fits what is assigned); or, for a one-of
+    model with none assigned, all its choices."""
+    model = family_fallback(inputs, model)[0]
     needed, any_of = model_inputs(model)
     missing = [s for s in needed if inputs.get(s) is None]
     if any_of and not any(inputs.get(s) is not None for s in any_of):
@@ -125,8 +144,8 @@ class SegmentLogic(SceneLogic):
         ``output_node``: an existing segmentation to fill (its segments are replaced), else a new one.
         ``preprocess``: the engine's checks and preprocessing (``auto``, ``none`` or ``force``).
         """
-        entry = self.model(model)
         inputs = {k: v for k, v in inputs.items() if v is not None}
+        entry, note = family_fallback(inputs, self.model(model))
         self.check_inputs(inputs, entry)
         if device not in DEVICES and not device.startswith("cuda:"):
             raise WeakSegError(f"unknown device '{device}' (expected {', '.join(DEVICES)})")
@@ -140,8 +159,12 @@ class SegmentLogic(SceneLogic):
         parameters = {"sequences": files, "model": str(entry.folder), "out": str(out), "device": device,
                       "tta": tta, "reference": reference, "preprocess": preprocess}
         volume = inputs[reference]
-        return Run.start("segment", parameters, lambda result: self.import_result(result, volume, output_node),
-                         env=self.worker_env, work_dir=work, scratch=[work])
+        notes = [note] if note else []  # the result says which model made it, and why that one
+
+        def imported(result: dict):
+            return self.import_result({**result, "warnings": notes + list(result.get("warnings", []))}, volume, output_node)
+
+        return Run.start("segment", parameters, imported, env=self.worker_env, work_dir=work, scratch=[work])
 
     def segment(self, inputs: dict, model: ModelEntry | str, *, device: str = "auto", tta: bool = False,
                 timeout: float | None = None, **options):

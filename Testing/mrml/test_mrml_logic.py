@@ -268,6 +268,38 @@ def test_segment_with_the_shipped_default_model(mrml_scene, cases_root, models_e
             assert Terminology.parse(segment.GetTerminology()).type[1] == label["snomed_code"]
 
 
+def test_a_case_without_some_sequences_goes_to_the_family_member_trained_for_what_it_has(mrml_scene, cases_root,
+                                                                                       models_env):
+    """Only T1c loaded, the four-sequence default chosen: the panel may Segment, says beforehand that
+    default-tumour-t1c will, and the result carries that model and the note; with no T1c it is refused."""
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    from weakseg.errors import WeakSegError
+    from weakseg_mrml.provenance import read_provenance
+    from weakseg_mrml.segment_logic import family_fallback, missing_inputs
+
+    _load_case_volumes(mrml_scene, cases_root / "Phantom_0001")
+    logic = WeakSegTumorLogic(mrml_scene, worker_env=models_env)
+    default = logic.model("default-tumour")
+    if not default.family:
+        pytest.skip("the shipped default tumour model has no family in this checkout")
+    assigned = logic.auto_assign()
+    t1c_only = {"t1c": assigned["t1c"]}
+    member, note = family_fallback(t1c_only, default)
+    assert member.id == "default-tumour-t1c" and missing_inputs(t1c_only, default) == []
+    assert note == ("case has t1c, model 'default-tumour' needs flair+t1+t1c+t2: segmenting with "
+                    "'default-tumour-t1c', trained for t1c only")
+    assert family_fallback(assigned, default) == (default, None)  # every sequence there: the model itself
+    flair_t2 = {"flair": assigned["flair"], "t2": assigned["t2"]}
+    assert missing_inputs(flair_t2, default) == ["t1", "t1c"]  # no member fits: refused, nothing zero-filled
+    with pytest.raises(WeakSegError, match="assign a volume to t1, t1c"):
+        logic.start_segment(flair_t2, default)
+
+    node = logic.segment(t1c_only, default, device="cpu", timeout=300)
+    assert read_provenance(node).model_id == "default-tumour-t1c"
+    assert note in logic.result_warnings(node)
+    assert node.GetNodeReference(node.GetReferenceImageGeometryReferenceRole()) is assigned["t1c"]
+
+
 def test_training_config_refuses_what_cannot_train(tmp_path, headless_slicer):
     from WeakSegTrainLib.logic import WeakSegTrainLogic
     from weakseg.errors import WeakSegError

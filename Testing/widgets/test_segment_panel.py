@@ -85,13 +85,19 @@ def test_segment_is_enabled_only_when_the_model_inputs_are_there(panel, mrml_sce
     assert not ui.applyButton.isEnabled()
     assert ui.applyButton.toolTip == "Choose a volume for: flair, t1, t1c, t2"
     volumes = _volumes(mrml_scene)
-    for name, node in list(volumes.items())[:3]:
-        setattr(widget._parameterNode, name, node)
-    widget._checkCanApply()
-    assert not ui.applyButton.isEnabled() and ui.applyButton.toolTip == "Choose a volume for: t2"
+    for name in ("flair", "t1", "t2"):
+        setattr(widget._parameterNode, name, volumes[name])
+    widget._checkCanApply()  # no member of the default's family reads a case without T1c
+    assert not ui.applyButton.isEnabled() and ui.applyButton.toolTip == "Choose a volume for: t1c"
+    assert ui.fallbackLabel.isHidden()
+    widget._parameterNode.t1c, widget._parameterNode.t2 = volumes["t1c"], None
+    widget._checkCanApply()  # T2 missing: the T1c-only member segments, and the panel says so before Segment
+    assert ui.applyButton.isEnabled() and not ui.fallbackLabel.isHidden()
+    assert "segmenting with 'default-tumour-t1c', trained for t1c only" in ui.fallbackLabel.text
     widget._parameterNode.t2 = volumes["t2"]
     widget._checkCanApply()
     assert ui.applyButton.isEnabled() and ui.applyButton.toolTip == "Segment in the background; Slicer stays usable"
+    assert ui.fallbackLabel.isHidden()
     # No result yet: nothing to edit, export or review.
     assert not ui.editButton.isEnabled() and not ui.exportRtstructButton.isEnabled()
     assert ui.reviewCollapsibleButton.isHidden()

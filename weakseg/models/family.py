@@ -14,16 +14,13 @@ from typing import Iterable
 from weakseg.errors import WeakSegError
 from weakseg.models.card import ModelCard
 from weakseg.models.registry import LoadedModel, load_model, registered_cards
+from weakseg.sequence_subsets import best_member, words as _words
 
 
 def family_members(family: str) -> list[tuple[Path, ModelCard]]:
     """(folder, card) of every registered model of ``family`` (a user's retrained member of the same id
     replaces the shipped one)."""
     return [(folder, card) for folder, card in registered_cards() if card.family == family]
-
-
-def _words(sequences: Iterable[str]) -> str:
-    return "+".join(sequences) or "none"
 
 
 def model_for_case(model_id_or_path: str | Path, available: Iterable[str],
@@ -34,12 +31,13 @@ def model_for_case(model_id_or_path: str | Path, available: Iterable[str],
     card = model.card
     if set(card.sequences) <= have or not card.family:
         return model, None  # fits, or no family: the case check refuses with its own message
-    members = [(folder, c) for folder, c in family_members(card.family) if set(c.sequences) <= have]
-    if not members:
-        needs = "; ".join(f"{c.id} needs {_words(c.sequences)}" for _, c in family_members(card.family))
+    members = family_members(card.family)
+    chosen = best_member(((member, member[1].id, member[1].sequences) for member in members), have)
+    if chosen is None:
+        needs = "; ".join(f"{c.id} needs {_words(c.sequences)}" for _, c in members)
         raise WeakSegError(f"case has {_words(sorted(have))}: no model of family '{card.family}' can segment it "
                            f"({needs}); nothing was zero-filled")
-    folder, best = max(members, key=lambda m: (len(m[1].sequences), m[1].id))
+    folder, best = chosen
     note = (f"case has {_words(sorted(have))}, model '{card.id}' needs {_words(card.sequences)}: segmenting with "
             f"'{best.id}', trained for {_words(best.sequences)} only")
     return load_model(folder, device=device), note
