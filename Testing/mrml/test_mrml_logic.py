@@ -106,6 +106,15 @@ def test_training_through_the_logic_registers_a_selectable_model(trained, models
     card = json.loads((entry.folder / "card.json").read_text())
     assert card["training"]["full_cases"] == ["Phantom_0002"] and card["training"]["weak_cases"] == ["Phantom_0001"]
     assert card["training"]["iterations"] == trained.checkpoint + 2
+    # the panel's run got the device's preset under the options it set, and said so with a time estimate first
+    options = card["training"]["method_config"]
+    assert options["base"] == 4 and options["inplane_downsample"] == 2  # tiny network kept; the cpu preset's rest
+    from WeakSegTrainLib.logic import WeakSegTrainLogic
+
+    assert WeakSegTrainLogic.saved_config(trained.config["out"])["method_options"]["preset"] == "cpu"
+    first_notes = " ".join(trained.cancelled.warnings)
+    assert "preset cpu; estimated 100000 iterations x" in first_notes
+    assert not any("estimated" in w for w in trained.run.warnings)  # a resumed run keeps its saved settings
 
 
 def test_training_cancel_is_prompt_and_resume_continues_from_the_checkpoint(trained):

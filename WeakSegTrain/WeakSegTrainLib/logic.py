@@ -224,9 +224,13 @@ class WeakSegTrainLogic(SceneLogic):
                 "device": device, "model_id": model_id or self.new_model_id(method), "resume": resume,
                 "method_options": dict(options or {}), **extra}
 
-    def start_training(self, config: dict, *, register: bool = True) -> Run:
-        """Train in the background; ``run.finish()`` gives the registered model's catalogue entry."""
-        return Run.start("train", {"config": config, "register": register}, self._registered, env=self.worker_env)
+    def start_training(self, config: dict, *, register: bool = True, preset: str | None = "auto") -> Run:
+        """Train in the background; ``run.finish()`` gives the registered model's catalogue entry.
+
+        ``preset`` fills what ``config`` leaves unset (``auto``: the device's, as ``weakseg train`` does; None: the
+        config as given); the worker logs the preset and the estimated time before the first iteration."""
+        return Run.start("train", {"config": config, "register": register, "preset": preset}, self._registered,
+                         env=self.worker_env)
 
     @staticmethod
     def saved_config(run_folder: str | Path) -> dict | None:
@@ -234,11 +238,19 @@ class WeakSegTrainLogic(SceneLogic):
         from weakseg.io.jsonfile import read_json_object
 
         path = Path(run_folder) / "config.json"
-        return read_json_object(path, "training configuration") if path.is_file() else None
+        if not path.is_file():
+            return None
+        record = read_json_object(path, "training configuration")
+        return dict(record["train"]) if isinstance(record.get("train"), dict) else record  # the engine's {train, method_resolved}
 
     def resume_training(self, config: dict, *, register: bool = True) -> Run:
-        """Continue a cancelled run from its last checkpoint (same run folder and settings)."""
-        return self.start_training({**config, "resume": True}, register=register)
+        """Continue a cancelled run from its last checkpoint: the settings the run saved (its preset applied),
+        with ``config``'s changes that do not change the result (more iterations, another device)."""
+        from weakseg.training.config import RESUMABLE_CHANGES
+
+        saved = self.saved_config(config["out"]) if config.get("out") else None
+        changes = {k: v for k, v in config.items() if k in RESUMABLE_CHANGES}
+        return self.start_training({**(saved or config), **changes, "resume": True}, register=register, preset=None)
 
     def _registered(self, result: dict) -> ModelEntry | dict:
         folder = result.get("registered")
