@@ -53,6 +53,12 @@ def device_choices():
     return choices
 
 
+def flagged_choices():
+    """(key, words) for what the export does with the slices the model flagged; the first is the default."""
+    return [("mark", _("Keep, mark the series \"needs review\"")), ("drop", _("Leave them out")),
+            ("keep", _("Keep, unmarked"))]
+
+
 class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Subclasses set ``logic_class``; ``export_first`` opens the export section (OAR); ``offers_demo`` shows
     "Load demo case" (a brain-tumour phantom: tumour models only)."""
@@ -92,6 +98,8 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.deviceComboBox.connect("currentIndexChanged(int)", self.onDeviceChanged)
         self.ui.lowConfidenceList.connect("itemClicked(QListWidgetItem*)", self.onLowConfidenceClicked)
         self.ui.editButton.connect("clicked(bool)", self.onEdit)
+        for key, words in flagged_choices():
+            self.ui.flaggedComboBox.addItem(words, key)
         self.ui.exportRtstructButton.connect("clicked(bool)", lambda: self.onExport("rtstruct"))
         self.ui.exportSegButton.connect("clicked(bool)", lambda: self.onExport("seg"))
         self.ui.outputSegmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateResultPanel)
@@ -199,6 +207,9 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for button in (self.ui.exportRtstructButton, self.ui.exportSegButton, self.ui.editButton):
             button.enabled = has_result and not busy
         self.ui.show3DButton.setSegmentationNode(result)
+        flagged = bool(has_result and self.logic.flagged_slices(result))
+        self.ui.flaggedComboBox.setVisible(flagged)  # asked only when the model flagged slices
+        self.ui.flaggedComboBoxLabel.setVisible(flagged)
         self.ui.reviewCollapsibleButton.setVisible(bool(result is not None and self.logic.low_confidence_slices(result)))
 
     # ------------------------------------------------------------------ actions
@@ -307,7 +318,9 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             work = Path(slicer.util.tempDirectory("WeakSeg-export"))
             reference = self.logic.reference_folder(files, work)
             name = "RTSTRUCT.dcm" if kind == "rtstruct" else "SEG.dcm"
-            run = self.logic.start_export(node, reference, work / "out" / name, kind, work_dir=work)
+            flagged = self.ui.flaggedComboBox.currentData if self.logic.flagged_slices(node) else "keep"
+            run = self.logic.start_export(node, reference, work / "out" / name, kind, work_dir=work,
+                                          flagged=flagged or "mark")
             self.runs.start(run, title, self.onExportDone, on_end=lambda: shutil.rmtree(work, ignore_errors=True))
 
     def onExportDone(self, path) -> None:

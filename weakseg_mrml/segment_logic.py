@@ -36,6 +36,7 @@ LOW_CONFIDENCE_ATTRIBUTE = ATTRIBUTE_PREFIX + "LowConfidenceSlices"
 WARNINGS_ATTRIBUTE = ATTRIBUTE_PREFIX + "Warnings"
 DICOM_UIDS_ATTRIBUTE = "DICOM.instanceUIDs"
 DEVICES = ("auto", "cpu", "cuda", "mps")  # as the worker's segment job
+FLAG_MODES = ("keep", "drop", "mark")  # as the worker's export jobs (weakseg.methods.gan_seeds.review)
 
 
 def model_inputs(model: ModelEntry) -> tuple[list[str], list[str]]:
@@ -266,17 +267,28 @@ class SegmentLogic(SceneLogic):
         names = {value: segmentation.GetSegment(segment_id).GetName() for segment_id, value in values.items()}
         return path, names
 
+    @staticmethod
+    def flagged_slices(segmentation_node) -> list[int]:
+        """Canonical axial slices the model flagged as untrustworthy (GAN seeds' difference score), from the result."""
+        return sorted(int(item["slice"]) for item in SegmentLogic.low_confidence_slices(segmentation_node)
+                      if item.get("flagged") is True)
+
     def start_export(self, segmentation_node, reference_dir: str | Path, out_path: str | Path,
-                     kind: str = "rtstruct", work_dir: str | Path | None = None) -> Run:
+                     kind: str = "rtstruct", work_dir: str | Path | None = None, flagged: str = "mark") -> Run:
+        """Export the node as it is now; ``flagged``: the model's flagged slices are kept, dropped from the
+        structures, or kept with the series marked 'needs review' (the default, as ``weakseg export-rtstruct``)."""
         if kind not in ("rtstruct", "seg"):
             raise WeakSegError(f"unknown export kind '{kind}' (expected rtstruct or seg)")
+        if flagged not in FLAG_MODES:
+            raise WeakSegError(f"unknown flagged-slice mode '{flagged}' (expected {', '.join(FLAG_MODES)})")
         work = Path(tempfile.mkdtemp(prefix="weakseg-export-", dir=str(work_dir) if work_dir else None))
         labels, names = self.export_inputs(segmentation_node, work)
         provenance = read_provenance(segmentation_node)
         parameters = {"labels": str(labels), "reference_dir": str(reference_dir), "out": str(out_path),
                       "names": {str(k): v for k, v in names.items()},
                       "model_name": f"WeakSeg {provenance.model_id}" if provenance else "WeakSeg",
-                      "model_version": provenance.model_version if provenance else ""}
+                      "model_version": provenance.model_version if provenance else "",
+                      "flagged": flagged, "flagged_slices": self.flagged_slices(segmentation_node)}
         return Run.start(f"export-{kind}", parameters, lambda result: Path(result["path"]), env=self.worker_env,
                          work_dir=work, scratch=[work])
 
@@ -314,7 +326,7 @@ class SegmentLogic(SceneLogic):
         return folder
 
     def export(self, segmentation_node, reference_dir, out_path, kind: str = "rtstruct",
-               timeout: float | None = None) -> Path:
-        run = self.start_export(segmentation_node, reference_dir, out_path, kind)
+               timeout: float | None = None, flagged: str = "mark") -> Path:
+        run = self.start_export(segmentation_node, reference_dir, out_path, kind, flagged=flagged)
         run.wait(timeout)
         return run.finish()

@@ -171,3 +171,38 @@ def test_export_reference_comes_from_the_dicom_database(mr_study, tmp_path):
     out = logic.export(node, folder, tmp_path / "rt.dcm", "rtstruct", timeout=300)
     first = pydicom.dcmread(next(series.iterdir()))
     assert pydicom.dcmread(out).StudyInstanceUID == first.StudyInstanceUID
+
+
+def test_the_panels_export_marks_or_drops_the_slices_the_model_flagged(mr_study, tmp_path):
+    """GAN seeds' flagged slices (listed first under Review) reach the panel's export as on the CLI: marked by
+    default, left out on request; a result with no flag exports unchanged."""
+    import json
+
+    from WeakSegTumorLib.logic import WeakSegTumorLogic
+    from weakseg.rt.rtstruct_read import read_rtstruct
+    from weakseg_mrml.segment_logic import LOW_CONFIDENCE_ATTRIBUTE
+
+    node, series, array, _ = mr_study
+    logic = WeakSegTumorLogic(node.GetScene())
+    assert logic.flagged_slices(node) == []
+    plain = pydicom.dcmread(logic.export(node, series, tmp_path / "plain.dcm", "rtstruct", timeout=300))
+    assert plain.SeriesDescription == "WeakSeg structures"
+    node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps([
+        {"slice": 6, "z_mm": 28.0, "p": {}, "flagged": True, "difference_score": 0.05},
+        {"slice": 5, "z_mm": 25.0, "p": {}, "flagged": True, "difference_score": 0.1},
+        {"slice": 3, "z_mm": 19.0, "p": {"WT": 0.5}}]))  # low confidence only: never dropped
+    assert logic.flagged_slices(node) == [5, 6]
+
+    marked = pydicom.dcmread(logic.export(node, series, tmp_path / "mark.dcm", "rtstruct", timeout=300))
+    assert marked.SeriesDescription == "WeakSeg, needs review: 2 flagged slice(s)"
+    seg = pydicom.dcmread(logic.export(node, series, tmp_path / "mark-seg.dcm", "seg", timeout=300))
+    assert seg.SeriesDescription == "WeakSeg, needs review: 2 flagged slice(s)"
+
+    dropped = logic.export(node, series, tmp_path / "drop.dcm", "rtstruct", timeout=300, flagged="drop")
+    assert pydicom.dcmread(dropped).SeriesDescription == "WeakSeg structures"
+    rois, _ = read_rtstruct(dropped, series)
+    union = np.any([roi.mask for roi in rois], axis=0)
+    tumour_slices = set(np.flatnonzero(array.any(axis=(1, 2))))
+    assert {int(z) for z in np.flatnonzero(union.any(axis=(1, 2)))} == tumour_slices - {5, 6}
+    with pytest.raises(Exception, match="unknown flagged-slice mode"):
+        logic.start_export(node, series, tmp_path / "x.dcm", flagged="hide")

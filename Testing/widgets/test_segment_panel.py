@@ -155,6 +155,17 @@ def test_result_panel_follows_the_output_segmentation(panel, mrml_scene):
     assert ui.lowConfidenceList.item(0).text() == "Slice 2 (S 2.0 mm): edema 0.50"
     assert ui.editButton.isEnabled() and ui.exportSegButton.isEnabled()
     assert not ui.reviewCollapsibleButton.isHidden()
+    widget._checkCanApply()
+    assert ui.flaggedComboBox.isHidden()  # nothing flagged: the export asks nothing
+    # GAN seeds flagged slice 1: listed first, and the export asks what to do with it (mark, by default)
+    node.SetAttribute(LOW_CONFIDENCE_ATTRIBUTE, json.dumps([
+        {"slice": 1, "z_mm": 1.0, "p": {}, "flagged": True, "difference_score": 0.08},
+        {"slice": 2, "z_mm": 2.0, "p": {"edema": 0.5}}]))
+    widget.updateResultPanel(node)
+    widget._checkCanApply()
+    assert ui.lowConfidenceList.count() == 2 and "review this" in ui.lowConfidenceList.item(0).text()
+    assert not ui.flaggedComboBox.isHidden() and ui.flaggedComboBox.currentData == "mark"
+    assert [ui.flaggedComboBox.itemData(i) for i in range(ui.flaggedComboBox.count)] == ["mark", "drop", "keep"]
     widget._parameterNode.outputSegmentation = None
     widget.updateResultPanel(None)
     assert ui.lowConfidenceList.count() == 0 and not ui.editButton.isEnabled()

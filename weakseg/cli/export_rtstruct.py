@@ -87,29 +87,16 @@ def slice_table_path(args: argparse.Namespace) -> Path | None:
 
 
 def apply_flags(flagged: str, labels: Path, table: Path | None):
-    """(labels to export, series description or None) for ``--flagged keep|drop|mark``.
-
-    drop: an image with the flagged slices removed; mark: the file as it is, with 'needs review'
-    and the number of flagged slices in the series description planning systems show beside it.
-    """
+    """(labels to export, series description or None) for ``--flagged keep|drop|mark`` (``flags_for_export``)."""
     if table is None or flagged == "keep":
         return labels, None
-    from weakseg.methods.gan_seeds.review import flagged_slices, read_slice_table, remove_flagged_slices, review_note
+    from weakseg.methods.gan_seeds.review import flags_for_export, read_slice_table, review_note
 
     rows = read_slice_table(table)
-    if not flagged_slices(rows):
-        return labels, None
     note = review_note(rows)
-    log.warning("%s: %s", table, note["text"])
-    if flagged == "mark":
-        return labels, f"WeakSeg, needs review: {len(note['flagged_slices'])} flagged slice(s)"
-    if labels.name.lower().endswith(".seg.nrrd"):
-        from weakseg.errors import WeakSegError
-
-        raise WeakSegError("--flagged drop needs a labelmap file (.nii.gz, .nrrd), not a .seg.nrrd", labels)
-    from weakseg.io.image import read_image
-
-    return remove_flagged_slices(read_image(labels), rows), None
+    if note["needs_review"]:
+        log.warning("%s: %s", table, note["text"])
+    return flags_for_export(flagged, labels, rows)
 
 
 def run(args: argparse.Namespace) -> int:

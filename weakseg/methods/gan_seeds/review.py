@@ -47,8 +47,9 @@ def remove_flagged_slices(labels: sitk.Image, rows: Iterable[dict]) -> sitk.Imag
     flagged = flagged_slices(rows)
     canonical = to_canonical(labels)
     array = sitk.GetArrayFromImage(canonical)
-    if flagged and max(flagged) >= array.shape[0]:
-        raise WeakSegError(f"slice table names slice {max(flagged)}, the labelmap has {array.shape[0]} axial slices")
+    if flagged and (max(flagged) >= array.shape[0] or min(flagged) < 0):
+        bad = max(flagged) if max(flagged) >= array.shape[0] else min(flagged)
+        raise WeakSegError(f"slice table names slice {bad}, the labelmap has axial slices 0-{array.shape[0] - 1}")
     array[np.asarray(flagged, dtype=int)] = 0
     out = sitk.GetImageFromArray(array)
     out.CopyInformation(canonical)
@@ -63,3 +64,27 @@ def review_note(rows: Iterable[dict], threshold: float = 0.2) -> dict[str, Any]:
     shown = ", ".join(str(s) for s in flagged[:20]) + (" …" if len(flagged) > 20 else "")
     return {"needs_review": bool(flagged), "flagged_slices": flagged,
             "text": REVIEW_TEXT.format(n=len(flagged), t=threshold, slices=shown) if flagged else ""}
+
+
+FLAG_MODES = ("keep", "drop", "mark")
+
+
+def flags_for_export(mode: str, labels: Path, rows: Iterable[dict]) -> tuple[Path | sitk.Image, str | None]:
+    """(labels to export, series description or None) for flagged slices (``export-rtstruct --flagged``, the panels).
+
+    keep: as they are; drop: an image with the flagged slices removed; mark: the labels as they are, with
+    'needs review' and the number of flagged slices in the series description planning systems show."""
+    if mode not in FLAG_MODES:
+        raise WeakSegError(f"unknown flagged-slice mode '{mode}' (expected {', '.join(FLAG_MODES)})")
+    rows = list(rows)
+    flagged = flagged_slices(rows)
+    if mode == "keep" or not flagged:
+        return labels, None
+    if mode == "mark":
+        return labels, f"WeakSeg, needs review: {len(flagged)} flagged slice(s)"
+    if Path(labels).name.lower().endswith(".seg.nrrd"):
+        raise WeakSegError("dropping flagged slices needs a labelmap file (.nii.gz, .nrrd), not a .seg.nrrd", labels)
+    from weakseg.io.image import read_image
+
+    return remove_flagged_slices(read_image(labels), rows), None
+
