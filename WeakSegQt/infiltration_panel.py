@@ -23,9 +23,11 @@ CAVEAT = _("Research use only, not for clinical decisions. The infiltration is a
 class InfiltrationSection:
     """Builds the collapsible section into ``layout``; ``logic`` is an ``InfiltrationLogic``."""
 
-    def __init__(self, layout, logic, device_getter=lambda: "auto"):
+    def __init__(self, layout, logic, device_getter=lambda: "auto", export=None):
+        """``export(segmentation_node)``: the module's RTSTRUCT export (the infiltration goes out as a CTV candidate)."""
         self.logic = logic
         self.device = device_getter
+        self.export = export
         self.outputs = None
         self.model = None
         self.channel_selectors: dict = {}
@@ -66,6 +68,13 @@ class InfiltrationSection:
         self.tauSlider.toolTip = _("Threshold of the tumour probability; segments and volumes follow as you move it")
         form.addRow(_("Threshold τ:"), self.tauSlider)
 
+        self.exportButton = qt.QPushButton(_("Export RTSTRUCT"))
+        self.exportButton.toolTip = _("The three segments as an RT Structure Set against the reference series: core as "
+                                      "GTV, infiltration as a CTV candidate, the oedema outside it as a control structure")
+        self.exportButton.enabled = False
+        self.exportButton.setVisible(export is not None)
+        form.addRow(self.exportButton)
+
         self.volumesLabel = qt.QLabel("")
         self.volumesLabel.wordWrap = True
         form.addRow(self.volumesLabel)
@@ -77,6 +86,7 @@ class InfiltrationSection:
         self.autoAssignButton.connect("clicked(bool)", self.onAutoAssign)
         self.applyButton.connect("clicked(bool)", self.onApply)
         self.tauSlider.connect("valueChanged(double)", self.onTau)
+        self.exportButton.connect("clicked(bool)", self.onExport)
         self.masksSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.updateState)
         self.refresh()
 
@@ -122,6 +132,7 @@ class InfiltrationSection:
                 self.tauSlider.value = tau
                 self.tauSlider.blockSignals(False)
         self.tauSlider.enabled = False
+        self.exportButton.enabled = False
         self.volumesLabel.text = "" if folder else _("No EMReDL model is installed: train one with WeakSeg Train "
                                                       "(method 'EMReDL infiltration') or import one")
         self.updateState()
@@ -157,7 +168,12 @@ class InfiltrationSection:
                                             tau=self.tauSlider.value, device=self.device(), outputs=self.outputs)
             slicer.util.setSliceViewerLayers(foreground=self.outputs.probability_node, foregroundOpacity=0.4)
             self.tauSlider.enabled = True
+            self.exportButton.enabled = True
             self.showVolumes()
+
+    def onExport(self) -> None:
+        if self.outputs is not None and self.export is not None:
+            self.export(self.outputs.segmentation_node)
 
     def onTau(self, value: float) -> None:
         if self.outputs is None:

@@ -303,9 +303,10 @@ class SegmentPanelWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         files = [database.fileForInstance(uid) for uid in uids]
         return [f for f in files if f]
 
-    def onExport(self, kind: str) -> None:
+    def onExport(self, kind: str, node=None) -> None:
+        """Export ``node`` (default: the result) against the DICOM series its reference volume was loaded from."""
         title = _("Export RTSTRUCT") if kind == "rtstruct" else _("Export DICOM SEG")
-        node = self._parameterNode.outputSegmentation
+        node = node or self._parameterNode.outputSegmentation
         files = self._reference_files(node)
         if not files:
             slicer.util.errorDisplay(_("The segmentation's reference volume was not loaded from the DICOM database, "

@@ -78,7 +78,8 @@ class WeakSegTumorWidget(SegmentPanelWidget):
         from weakseg_mrml.infiltration import InfiltrationLogic
 
         self.infiltration = InfiltrationSection(
-            self.layout, InfiltrationLogic(), device_getter=lambda: self.ui.deviceComboBox.currentData or "auto")
+            self.layout, InfiltrationLogic(), device_getter=lambda: self.ui.deviceComboBox.currentData or "auto",
+            export=lambda node: self.onExport("rtstruct", node))
         self.layout.addStretch(1)
 
     def enter(self) -> None:

@@ -19,14 +19,12 @@ from vtk import vtkDoubleArray, vtkStringArray
 from weakseg.errors import WeakSegError
 from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
 from weakseg_mrml.logic_base import SceneLogic
+from weakseg_mrml.tags import RT_TYPE_TAG
 
 CORE_NAMES = ("enhancing core", "core", "tumour core", "tumor core", "tc", "roi1")
 FLAIR_NAMES = ("flair abnormality", "flair", "whole tumour", "whole tumor", "wt", "flair roi")
 ROLE = "infiltration"
 TAU_ATTRIBUTE = ATTRIBUTE_PREFIX + "InfiltrationTau"
-RT_TAG = ATTRIBUTE_PREFIX + "RTROIInterpretedType"
-RT_TYPES = {1: "GTV", 2: "CTV", 3: "ORGAN"}
-"""RT-Struct ROI interpreted type per segment: the infiltration is a CTV candidate (stated, spec §7)."""
 
 
 @dataclass
@@ -178,10 +176,10 @@ class InfiltrationLogic(SceneLogic):
                  for e in em_outputs.emredl_labels()]
         node = segmentation_from_labelmap(self.scene, labels, specs, name="Infiltration",
                                           volume_node=outputs.reference_volume, node=outputs.segmentation_node)
-        for value, rt_type in RT_TYPES.items():
+        for value, (_name, rt_type) in em_outputs.RT_ROIS.items():  # the infiltration exports as a CTV candidate
             segment = node.GetSegmentation().GetSegment(specs[value - 1].key)
             if segment is not None:
-                segment.SetTag(RT_TAG, rt_type)
+                segment.SetTag(RT_TYPE_TAG, rt_type)
         node.SetAttribute(TAU_ATTRIBUTE, f"{result.tau:g}")
         outputs.segmentation_node = node
         outputs.table_node = self._update_table(outputs.table_node, result.volumes(), result.tau)

@@ -24,6 +24,7 @@ from weakseg_mrml.provenance import Provenance, read_provenance
 from weakseg_mrml.runs import Run
 from weakseg_mrml.segmentation import SegmentSpec, labelmap_from_segmentation, segment_values, segmentation_from_labelmap
 from weakseg_mrml.sequences import assign_sequences, scalar_volumes
+from weakseg_mrml.tags import RT_TYPE_TAG, get_tag
 from weakseg_mrml.terminology import for_label
 from weakseg_mrml.volumes import image_from_volume
 
@@ -264,7 +265,11 @@ class SegmentLogic(SceneLogic):
         labels = labelmap_from_segmentation(segmentation_node, image_from_volume(volume), values)
         path = write_image(labels, work / "labels.nii.gz")
         segmentation = segmentation_node.GetSegmentation()
-        names = {value: segmentation.GetSegment(segment_id).GetName() for segment_id, value in values.items()}
+        names: dict[int, str | dict] = {}
+        for segment_id, value in values.items():
+            segment = segmentation.GetSegment(segment_id)
+            rt_type = get_tag(segment, RT_TYPE_TAG)  # e.g. the infiltration's CTV
+            names[value] = {"name": segment.GetName(), "type": rt_type} if rt_type is not None else segment.GetName()
         return path, names
 
     @staticmethod

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from vtkmodules.vtkCommonCore import reference
 
+from weakseg_mrml import ATTRIBUTE_PREFIX
+
+RT_TYPE_TAG = ATTRIBUTE_PREFIX + "RTROIInterpretedType"
+"""The RTROIInterpretedType the RT export writes for a segment (e.g. CTV for the infiltration); none: the
+ROI table's type for its name."""
+
 
 def get_tag(segment, name: str) -> str | None:
     """The tag's value, or None when the segment has no such tag."""

@@ -74,6 +74,26 @@ def test_apply_and_tau_slider_on_a_brats_case(mrml_scene, structural_model):
     assert out.segmentation_node.GetAttribute("WeakSeg.InfiltrationTau") == f"{tau:g}"
 
 
+def test_the_three_segments_export_as_gtv_ctv_candidate_and_control(mrml_scene, structural_model, tmp_path):
+    """The Infiltration section's Export RTSTRUCT: the segments' type tags reach the structure set."""
+    import pydicom
+
+    from weakseg.rt.series import write_synthetic_series
+    from weakseg_mrml.segment_logic import SegmentLogic
+
+    case, nodes, masks, _regions = _scene_case(mrml_scene)
+    out = InfiltrationLogic(mrml_scene).apply(load_model(structural_model), nodes, masks, tau=0.3, device="cpu")
+    reference = out.segmentation_node.GetNodeReference(out.segmentation_node.GetReferenceImageGeometryReferenceRole())
+    name = next(n for n, node in nodes.items() if node is reference)
+    write_synthetic_series(case.images[name], tmp_path / "series", "MR")
+    path = SegmentLogic(mrml_scene).export(out.segmentation_node, tmp_path / "series", tmp_path / "rt.dcm", "rtstruct",
+                                           timeout=300)
+    ds = pydicom.dcmread(path)
+    names = {roi.ROINumber: roi.ROIName for roi in ds.StructureSetROISequence}
+    types = {names[o.ReferencedROINumber]: o.RTROIInterpretedType for o in ds.RTROIObservationsSequence}
+    assert types == {"Core tumour": "GTV", "Infiltrated tumour": "CTV", "Non-infiltrated oedema": "CONTROL"}
+
+
 def _image(node):
     from weakseg_mrml.volumes import image_from_volume
 

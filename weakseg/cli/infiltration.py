@@ -20,9 +20,15 @@ from weakseg.errors import WeakSegError
 OUTPUTS = {"probability": "tumour-probability.nii.gz", "segments": "infiltration-segments.nii.gz",
            "volumes": "infiltration-volumes.csv", "summary": "infiltration.json",
            "rt_names": "infiltration-rt-names.json"}
-RT_NAMES = {"1": {"name": "GTV_Core", "type": "GTV"}, "2": {"name": "CTV_Infiltration", "type": "CTV"},
-            "3": {"name": "Edema_NonInfiltrated", "type": "CONTROL"}}
-"""For ``weakseg export-rtstruct --names-json``: the infiltration goes out as a CTV candidate (stated)."""
+
+
+def rt_names() -> dict[str, dict]:
+    """For ``weakseg export-rtstruct --names-json``: the infiltration goes out as a CTV candidate (stated)."""
+    from weakseg.methods.emredl.outputs import RT_ROIS
+
+    return {str(value): {"name": name, "type": kind} for value, (name, kind) in RT_ROIS.items()}
+
+
 PRIOR_OUTPUTS = {"prior": "prior-probability.nii.gz", "vacuity": "prior-vacuity.nii.gz"}
 
 
@@ -121,7 +127,7 @@ def run(args) -> int:
                    "rt_note": "'Infiltrated tumour' is a CTV candidate, not a GTV; export it as such",
                    "caveats": CAVEATS}
         write_text_atomic(outputs.path("summary"), json.dumps(summary, indent=2) + "\n")
-        write_text_atomic(outputs.path("rt_names"), json.dumps(RT_NAMES, indent=2) + "\n")
+        write_text_atomic(outputs.path("rt_names"), json.dumps(rt_names(), indent=2) + "\n")
     if not args.quiet:
         print(f"model        {model.id}  (tau {result.tau:g}, {time.perf_counter() - started:.1f} s)")
         for name, cm3 in rows:

@@ -14,6 +14,10 @@ from weakseg.models.card import LabelEntry
 CORE, INFILTRATED, OEDEMA = 1, 2, 3
 SEGMENTS = {CORE: "Core tumour", INFILTRATED: "Infiltrated tumour", OEDEMA: "Non-infiltrated oedema"}
 COLOURS = {CORE: (0.9, 0.2, 0.2), INFILTRATED: (1.0, 0.6, 0.1), OEDEMA: (0.3, 0.7, 1.0)}
+RT_ROIS = {CORE: ("GTV_Core", "GTV"), INFILTRATED: ("CTV_Infiltration", "CTV"), OEDEMA: ("Edema_NonInfiltrated", "CONTROL")}
+"""RT Structure Set name and RTROIInterpretedType per segment: the infiltration goes out as a CTV candidate
+(stated, spec §7), the oedema left outside it as a control structure, not an organ at risk. The CLI's names
+file and the Slicer segments' type tags both come from here."""
 CAVEATS = ("Research use only, not for clinical decisions. Infiltration is a candidate region for the CTV, not "
            "a diagnosis: the method was published on one centre's data, its threshold was tuned against later "
            "recurrence (a proxy for infiltration), and it depends on physiological MRI being present and "
