@@ -134,6 +134,8 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.classComboBox.connect("currentTextChanged(QString)", lambda _text: self.updateStrip())
         self.ui.scribbleForegroundButton.connect("clicked(bool)", lambda: self.startScribbling("foreground"))
         self.ui.scribbleBackgroundButton.connect("clicked(bool)", lambda: self.startScribbling("background"))
+        self.ui.drawCoreButton.connect("clicked(bool)", lambda: self.startDrawingMask("core"))
+        self.ui.drawFlairButton.connect("clicked(bool)", lambda: self.startDrawingMask("flair"))
         self.ui.startTrainingButton.connect("clicked(bool)", lambda: self.onTrain(resume=False))
         self.ui.resumeTrainingButton.connect("clicked(bool)", lambda: self.onTrain(resume=True))
         self.initializeParameterNode()
@@ -310,6 +312,19 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         editor.setCurrentSegmentID(ids[polarity])
         editor.setActiveEffectByName("Paint")
 
+    def startDrawingMask(self, cls: str) -> None:
+        """Paint one of EMReDL's two masks ('core' or 'flair') with the Segment Editor's Paint effect."""
+        if self.logic.current is None:
+            return
+        node, ids = self.logic.mask_segments()
+        editor = self.ui.scribbleEditor
+        editor.setSegmentationNode(node)
+        editor.setSourceVolumeNode(self.logic.current.reference)
+        # the core lies inside the FLAIR abnormality: both masks may hold a voxel
+        editor.mrmlSegmentEditorNode().SetOverwriteMode(slicer.vtkMRMLSegmentEditorNode.OverwriteNone)
+        editor.setCurrentSegmentID(ids[cls])
+        editor.setActiveEffectByName("Paint")
+
     def updateStrip(self) -> None:
         if self.logic.current is None or not self._currentClass():
             self.ui.stripLabel.text = ""
@@ -364,7 +379,7 @@ class WeakSegTrainWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def updateButtons(self, *args) -> None:
         case_open = self.logic is not None and self.logic.current is not None
         for button in (self.ui.labelSlicesButton, self.ui.saveCaseButton, self.ui.scribbleForegroundButton,
-                       self.ui.scribbleBackgroundButton):
+                       self.ui.scribbleBackgroundButton, self.ui.drawCoreButton, self.ui.drawFlairButton):
             button.enabled = case_open
         if not case_open:
             self.ui.openCaseLabel.text = _("No case is open. Pick one above and click Open case.")

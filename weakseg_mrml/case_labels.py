@@ -13,7 +13,7 @@ import numpy as np
 
 from weakseg.errors import WeakSegError
 from weakseg.labels import AXES, UNKNOWN, WeakLabelStore
-from weakseg_mrml import ATTRIBUTE_PREFIX
+from weakseg_mrml import ATTRIBUTE_PREFIX, region_masks
 from weakseg_mrml import scribbles as scribble_io
 from weakseg_mrml import slice_labels as slice_io
 from weakseg_mrml.volumes import image_from_volume
@@ -31,7 +31,8 @@ def case_folder(volume_node) -> Path | None:
 
 
 def copy_scene_labels(scene, volume_node, store: WeakLabelStore) -> None:
-    """Copy every slice-label table and the scribbles of ``volume_node`` into ``store`` (not saved yet)."""
+    """Copy every slice-label table, the scribbles and the core / FLAIR masks of ``volume_node`` into ``store``
+    (not saved yet)."""
     for axis in AXES:
         table = slice_io.find_table(scene, volume_node, axis)
         if table is not None:
@@ -39,6 +40,9 @@ def copy_scene_labels(scene, volume_node, store: WeakLabelStore) -> None:
     scribbles = scribble_io.find_scribble_node(scene, volume_node)
     if scribbles is not None:
         scribble_io.store_from_scribbles(scribbles, store, volume_node)
+    masks = region_masks.find_node(scene, volume_node)
+    if masks is not None:
+        region_masks.store_from_masks(masks, store, volume_node)
 
 
 def unsaved_classes(scene, volume_node, store: WeakLabelStore) -> list[str]:
@@ -62,6 +66,9 @@ def unsaved_classes(scene, volume_node, store: WeakLabelStore) -> list[str]:
             stored = store.scribbles(cls) if known else np.full(scene_values.shape, UNKNOWN, scene_values.dtype)
             if not np.array_equal(scene_values, stored):
                 changed.add(cls)
+    masks = region_masks.find_node(scene, volume_node)
+    if masks is not None:
+        changed.update(region_masks.differs_from_store(masks, store, volume_node))
     return sorted(changed)
 
 

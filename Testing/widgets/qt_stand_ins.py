@@ -124,6 +124,12 @@ class qMRMLSegmentEditorWidget(_Properties, QtWidgets.QFrame):
     def mrmlSegmentEditorNode(self):
         return self.editor_node
 
+    def setSegmentationNode(self, node):
+        self.calls.append(("setSegmentationNode", node))
+
+    def setCurrentSegmentID(self, segment_id):
+        self.calls.append(("setCurrentSegmentID", segment_id))
+
     def setActiveEffect(self, effect):
         self.calls.append(("setActiveEffect", effect))
 

@@ -66,6 +66,10 @@ def test_open_label_save_and_switch_cases(train):
     widget.startScribbling("foreground")
     assert ui.scribbleEditor.editor_node.GetOverwriteMode() == ui.scribbleEditor.editor_node.OverwriteNone
     assert ("setActiveEffectByName", "Paint") in ui.scribbleEditor.calls
+    assert ui.drawCoreButton.isEnabled() and ui.drawFlairButton.isEnabled()
+    widget.startDrawingMask("flair")  # EMReDL's masks: their own segmentation, the FLAIR segment current
+    masks, ids = widget.logic.mask_segments()
+    assert ("setCurrentSegmentID", ids["flair"]) in ui.scribbleEditor.calls and masks is not first.scribbles
 
     # Switching with unsaved labels asks first (the answer here is yes), and closes the first case.
     ui.caseTable.selectRow(1)

@@ -18,6 +18,7 @@ from weakseg import SEQUENCES
 from weakseg.errors import WeakSegError
 from weakseg.io.case import find_case_files, load_case
 from weakseg.labels import AXES, WeakLabelStore
+from weakseg_mrml import region_masks
 from weakseg_mrml import scribbles as scribble_io
 from weakseg_mrml import slice_labels as slice_io
 from weakseg_mrml.case_labels import finish_save, set_case_folder, unsaved_classes
@@ -57,6 +58,8 @@ class OpenCase:
     store: WeakLabelStore
     tables: dict = field(default_factory=dict)
     scribbles: object = None
+    masks: object = None
+    """The core / FLAIR masks segmentation (EMReDL's weak labels), when the case has or gets one."""
 
 
 class WeakSegTrainLogic(SceneLogic):
@@ -106,6 +109,7 @@ class WeakSegTrainLogic(SceneLogic):
             if store.known_classes("slices", axis) or axis == "axial":
                 opened.tables[axis] = slice_io.table_from_store(self.scene, store, reference, axis)
         opened.scribbles = scribble_io.scribbles_from_store(self.scene, store, reference)
+        opened.masks = region_masks.masks_from_store(self.scene, store, reference)
         self.current = opened
         return opened
 
@@ -115,7 +119,8 @@ class WeakSegTrainLogic(SceneLogic):
         if case is None:
             return
         tables = [slice_io.find_table(self.scene, case.reference, axis) for axis in AXES]  # the effect's too
-        nodes = [*tables, *case.tables.values(), case.scribbles, *case.volumes.values()]
+        masks = region_masks.find_node(self.scene, case.reference)
+        nodes = [*tables, *case.tables.values(), case.scribbles, case.masks, masks, *case.volumes.values()]
         for node in dict.fromkeys(nodes):
             if node is not None and node.GetScene() is self.scene:
                 self.scene.RemoveNode(node)
@@ -179,6 +184,15 @@ class WeakSegTrainLogic(SceneLogic):
         if case.scribbles is None:
             case.scribbles = scribble_io.get_or_create_scribble_node(self.scene, case.reference)
         return case.scribbles, scribble_io.ensure_class_segments(case.scribbles, cls)
+
+    # ------------------------------------------------------------------ core and FLAIR masks (EMReDL)
+
+    def mask_segments(self, classes=region_masks.REQUIRED) -> tuple[object, dict[str, str]]:
+        """The masks segmentation and the segment IDs of ``classes`` ('core', 'flair', 'necrosis') to paint into."""
+        case = self._case()
+        if case.masks is None:
+            case.masks = region_masks.get_or_create_node(self.scene, case.reference)
+        return case.masks, region_masks.ensure_segments(case.masks, classes)
 
     # ------------------------------------------------------------------ training
 
