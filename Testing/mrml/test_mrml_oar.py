@@ -140,3 +140,48 @@ def test_the_preprocessing_brain_mask_is_an_outlined_segment_of_its_own_and_goes
     again = logic.import_result({**result, "outputs": {"labels": files["labels"]}}, t1c, output_node=node)
     assert again is node and logic.brain_mask(node) is None and mrml_scene.GetNodeByID(mask.GetID()) is None
 
+
+
+def test_weaksegoar_segments_a_head_with_default_oar_and_exports_a_dciodvfy_clean_rtstruct(mrml_scene, tmp_path):
+    """Issue 15's acceptance in the MRML tests: the panel's Logic runs the shipped default-oar on a phantom
+    head (real worker), every organ becomes a coded segment with its side, and the RTSTRUCT exported from
+    the node references the series and passes dicom3tools' validator."""
+    import sys
+    from pathlib import Path
+
+    import pydicom
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dicom"))
+    from rt_helpers import dciodvfy_errors, need  # noqa: E402
+
+    from WeakSegOARLib.logic import WeakSegOARLogic
+    from weakseg.phantom.config import PhantomConfig
+    from weakseg.phantom.head_oar import make_head_case
+    from weakseg.rt.series import write_synthetic_series
+
+    need("dciodvfy")
+    logic = WeakSegOARLogic(mrml_scene, worker_env={"OMP_NUM_THREADS": "1"})
+    model = next((m for m in logic.models() if m.id == "default-oar"), None)
+    if model is None:
+        pytest.skip("default-oar is not shipped in this checkout")
+    head = make_head_case(PhantomConfig(seed=7, physiology=False))
+    write_synthetic_series(head.images["t1"], tmp_path / "series", "MR")
+    volume = add_volume_from_image(mrml_scene, head.images["t1"], "T1 head")
+    node = logic.segment({"t1": volume}, model, device="cpu", timeout=900)
+
+    segmentation = node.GetSegmentation()
+    names = [segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments())]
+    assert {"Brainstem", "Eye_L", "Eye_R", "OpticChiasm"} <= set(names), names
+    for i in range(segmentation.GetNumberOfSegments()):
+        terminology = Terminology.parse(segmentation.GetNthSegment(i).GetTerminology())
+        assert terminology.category[1] == ORGAN_CATEGORY[1]
+    out = logic.export(node, tmp_path / "series", tmp_path / "rtstruct.dcm", "rtstruct", timeout=600)
+    iod, errors = dciodvfy_errors(out)
+    assert iod == "RTStructureSet" and errors == [], errors
+    ds = pydicom.dcmread(out)
+    series = pydicom.dcmread(next((tmp_path / "series").iterdir()))
+    assert ds.PatientID == series.PatientID and ds.StudyInstanceUID == series.StudyInstanceUID
+    exported = {roi.ROIName for roi in ds.StructureSetROISequence}
+    assert exported == set(names)
+    assert {o.RTROIInterpretedType for o in ds.RTROIObservationsSequence} == {"ORGAN"}
