@@ -377,6 +377,8 @@ def cmd_report(args) -> int:
 ROWS = (("s0", "Initial S0"), ("os", "Refined oversegmenting S_OS"), ("us", "Refined undersegmenting S_US"),
         ("combined", "Combined (eqs. 17–18, the paper's output)"),
         ("combined_residual", "**Combined ∩ {\\|x−x̂\\| > ζ/ε} (second-pass default)**"))
+PAPER_TABLE4_TEST = {"s0": "0.7594", "os": "0.7550", "us": "0.7698", "combined": "0.7712"}
+"""Paper 002's Table 4, BraTS 2020 test, whole-slice Dice (spec §4.3): the stage order to compare with."""
 PAPER_TABLE6 = {0.1: "0.7792 / 0.3217 / 1.75", 0.2: "0.7985 / 0.4104 / 7.05", 0.3: "0.8136 / 0.5209 / 14.50",
                 0.4: "0.8176 / 0.6233 / 23.90", 0.5: "0.8137 / 0.6884 / 33.92"}
 
@@ -385,19 +387,32 @@ def _f(v, digits=3):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def supervised_wt(cases: list[str]) -> float | None:
+    """The fully supervised upper bound on the same held-out cases: recipe-2d's 3D WT Dice in the tumour
+    cross-validation (the same folds), mean over ``cases``; None unless every case has one."""
+    path = RESULTS / "tumour-accuracy.json"
+    per_case = json.loads(path.read_text())["configs"]["recipe-2d"]["per_case"] if path.is_file() else {}
+    scores = [per_case[c]["WT"] for c in cases if c in per_case]
+    return sum(scores) / len(scores) if scores and len(scores) == len(cases) else None
+
+
 def render_unit(title: str, u: dict, first: dict | None) -> list[str]:
     """Markdown for one unit (or the pooled folds) of gan-seeds.json; ``first``: the first pass on the same cases."""
     out = [f"### {title}: held-out cases {', '.join(c.replace('Brats18_', '') for c in u['cases'])}", "",
            "| model | 3D WT Dice (mean over cases) | smoothed slice Dice (all brain slices) | slice Dice, tumour slices only |"
-           + (" first pass, 3D WT Dice |" if first else ""),
-           "|---|---|---|---|" + ("---|" if first else "")]
+           " paper Table 4, test slice Dice |" + (" first pass, 3D WT Dice |" if first else ""),
+           "|---|---|---|---|---|" + ("---|" if first else "")]
     for key, label in ROWS:
         r = u[key]
-        out.append(f"| {label} | {_f(r['dice_3d'])} | {_f(r['slice_dice'])} | {_f(r['slice_dice_tumour'])} |"
-                   + (f" {_f(first[key]['dice_3d'])} |" if first else ""))
+        out.append(f"| {label} | {_f(r['dice_3d'])} | {_f(r['slice_dice'])} | {_f(r['slice_dice_tumour'])} | "
+                   f"{PAPER_TABLE4_TEST.get(key, '–')} |" + (f" {_f(first[key]['dice_3d'])} |" if first else ""))
     b = u["saliency_baseline"]
-    out.append(f"| Baseline: classifier saliency (Grad-CAM) > 0.5 | {_f(b['dice_3d'])} | {_f(b['slice_dice'])} | – |"
+    out.append(f"| Baseline: classifier saliency (Grad-CAM) > 0.5 | {_f(b['dice_3d'])} | {_f(b['slice_dice'])} | – | – |"
                + (f" {_f(first['saliency_baseline']['dice_3d'])} |" if first else ""))
+    bound = supervised_wt(u["cases"])
+    if bound is not None:
+        out.append(f"| Upper bound: fully supervised recipe-2d (tumour-accuracy.md, same folds and cases) | {bound:.3f} "
+                   "| – | – | – |" + (" – |" if first else ""))
     out += ["", "Per case 3D WT Dice (second-pass default / paper blend): " + ", ".join(
         f"{c.replace('Brats18_', '')} {u['combined_residual']['dice_3d_per_case'][c]:.3f} / "
         f"{u['combined']['dice_3d_per_case'][c]:.3f}" for c in u["cases"]), "",
