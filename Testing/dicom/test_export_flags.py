@@ -84,3 +84,17 @@ def _as_image(mask: np.ndarray, like: sitk.Image) -> sitk.Image:
     image = sitk.GetImageFromArray(mask.astype(np.uint8))
     image.CopyInformation(like)
     return image
+
+
+def test_dicom_seg_export_marks_or_drops_flagged_slices_too(synthetic_case, tmp_path):
+    _, series_dir, labels = synthetic_case
+    labels_path, flagged = _segment_outputs(labels, tmp_path / "seg", flag=2)
+    patient = pydicom.dcmread(next(series_dir.glob("*.dcm"))).PatientID
+    common = ["--labels", str(labels_path), "--reference", str(series_dir), "--patient-id", patient]
+    assert main(["export-seg", *common, "--out", str(tmp_path / "mark.dcm")]) == 0  # default: mark
+    assert pydicom.dcmread(tmp_path / "mark.dcm").SeriesDescription == "WeakSeg, needs review: 2 flagged slice(s)"
+    assert main(["export-seg", *common, "--out", str(tmp_path / "keep.dcm"), "--flagged", "keep"]) == 0
+    assert main(["export-seg", *common, "--out", str(tmp_path / "drop.dcm"), "--flagged", "drop"]) == 0
+    kept, dropped = pydicom.dcmread(tmp_path / "keep.dcm"), pydicom.dcmread(tmp_path / "drop.dcm")
+    assert "needs review" not in dropped.SeriesDescription
+    assert 0 < dropped.pixel_array.sum() < kept.pixel_array.sum()  # the flagged slices' voxels are gone, the rest kept
