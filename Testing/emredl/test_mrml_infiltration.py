@@ -111,6 +111,30 @@ def test_missing_channel_and_missing_segment_are_refused(mrml_scene, structural_
         logic.apply(model, nodes, masks, device="cpu")
 
 
+def _node_count(scene) -> int:
+    return scene.GetNumberOfNodes()
+
+
+def test_a_channel_on_another_grid_and_a_core_outside_flair_are_refused_and_add_nothing(mrml_scene, structural_model):
+    case, nodes, masks, regions = _scene_case(mrml_scene)
+    model = load_model(structural_model)
+    logic = InfiltrationLogic(mrml_scene)
+    coarse = sitk.Resample(case.images["t2"], [120, 120, 78], sitk.Transform(), sitk.sitkLinear,
+                           case.images["t2"].GetOrigin(), [2.0, 2.0, 2.0], case.images["t2"].GetDirection())
+    moved = {**nodes, "t2": add_volume_from_image(mrml_scene, coarse, "T2 2mm")}
+    before = _node_count(mrml_scene)
+    with pytest.raises(WeakSegError, match="channel 't2'.*different grid"):
+        logic.apply(model, moved, masks, device="cpu")
+    assert _node_count(mrml_scene) == before  # refused before anything is computed or added
+
+    outside = np.zeros_like(regions["WT"])
+    outside[5:8, 5:8, 5:8] = True  # a corner of the head, nowhere near the FLAIR abnormality
+    add_segment_from_mask(masks, regions["TC"] | outside, case.grid, "core", "Enhancing core", (1, 0, 0))
+    with pytest.raises(WeakSegError, match="27 of .* core voxels lie outside the FLAIR mask"):
+        logic.apply(model, nodes, masks, device="cpu")
+    assert _node_count(mrml_scene) == before
+
+
 def test_channels_assigned_by_name_and_masks_from_a_tumour_result(mrml_scene, structural_model):
     """Volumes named as BraTS files are assigned; a tumour model's result (necrosis/edema/enhancing) gives the masks."""
     from slicer import vtkMRMLSegmentationNode
