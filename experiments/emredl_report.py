@@ -35,16 +35,13 @@ RULES = {"youden_train": "youden_tau", "dice_train": "dice_tau", "fixed_0.5": "t
 """τ rules (``emredl_phantom.tau_rules``) → the key of their held-out results."""
 
 
-EM_ONLY = {"loss_normalisation": "labelled"}
-"""Settings of the EM term only (chosen on development seeds); with λ = 0 they change nothing, so PCE runs without them."""
-
-
 def report_options(lam: float) -> dict:
-    """The settings chosen on development seeds 10-12 (``emredl_dev.py``; docs/results/emredl.md says how)."""
-    options = {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "lam": lam, "prior_epochs": 1000,
-               "prior_lr": 3e-3, "prior_batch": 20000, "prior_patience": 1000, "prior_hidden": 32,
-               "prior_exclude_necrosis": True}
-    return {**options, **(EM_ONLY if lam > 0 else {})}
+    """The settings chosen on development seeds 10-12 (``emredl_dev.py``; docs/results/emredl.md says how), the
+    method's ``REPORTED`` (also its cpu preset); the EM term's own setting only where there is an EM term (PCE
+    runs without it)."""
+    from weakseg.methods.emredl import REPORTED, REPORTED_EM
+
+    return {**REPORTED, "lam": lam, **(REPORTED_EM if lam > 0 else {})}
 
 
 def _train(dataset: Path, out: Path, cases: list[str], options: dict, iterations: int, seed: int,

@@ -24,7 +24,9 @@ def test_preset_fills_only_missing_settings(tmp_path, monkeypatch):
     with pytest.raises(WeakSegError, match="unknown preset"):
         apply_preset(raw, "laptop")
     with pytest.raises(WeakSegError, match="no preset"):
-        apply_preset({**raw, "method": "oar"}, "cpu")
+        apply_preset({**raw, "method": "oar"}, "cpu")  # its defaults are the CPU setup; no named presets
+    with pytest.raises(WeakSegError, match="method 'emredl' has no preset 'gpu'"):
+        apply_preset({**raw, "method": "emredl"}, "gpu")
 
 
 def test_default_preset_follows_the_device_and_a_config_file_is_complete(tmp_path):
@@ -65,3 +67,25 @@ def test_every_declared_preset_is_valid_for_its_method_and_gan_seeds_has_the_cv_
                 module.build_method(dict(preset.options))  # unknown or out-of-range options are refused here
     options = apply_preset({"dataset": "d", "out": "o", "method": "gan-seeds"}, "cpu")["method_options"]
     assert {k: options[k] for k in CPU_BUDGET} == CPU_BUDGET and options["seed_method"] == "gradcam"
+
+
+def test_emredl_presets_are_the_reported_setting_and_the_papers():
+    """A bare `weakseg train --method emredl` on a CPU trains the reported phantom setting, not paper 000's
+    GPU-sized network; the report's own options are that same setting."""
+    import sys
+    from pathlib import Path
+
+    from weakseg.methods.emredl import REPORTED, REPORTED_EM
+    from weakseg.methods.emredl.config import EMReDLConfig
+
+    bare = preset_config(None, None, "emredl", "cpu")
+    assert bare.iterations == 400 and bare.method_options == {**REPORTED, **REPORTED_EM, "preset": "cpu"}
+    assert EMReDLConfig.from_dict(bare.method_options).base == 16
+    paper = EMReDLConfig.from_dict(apply_preset({"dataset": "d", "out": "o", "method": "emredl"}, "paper")["method_options"])
+    assert (paper.base, paper.depth, paper.lr, paper.prior_lr, paper.prior_hidden) == (32, 4, 1e-4, 1e-4, None)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from experiments.emredl_report import report_options
+
+    assert report_options(1.0) == {**REPORTED, "lam": 1.0, **REPORTED_EM}
+    assert "loss_normalisation" not in report_options(0.0)  # PCE: the EM term's setting does not apply
+

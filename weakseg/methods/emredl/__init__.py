@@ -17,12 +17,32 @@ from typing import Any
 
 from weakseg.errors import WeakSegError
 from weakseg.methods import MethodInfo
+from weakseg.training.presets import Preset
 
 METHOD = MethodInfo(
     name="emredl", title="EMReDL infiltration (paper 000)",
     help="Learns where the tumour infiltrates the oedema from an enhancing-core mask and a FLAIR mask, "
          "using physiological maps (DTI, perfusion) when present",
     sequences=("flair", "t1", "t1c", "t2"), label_kinds=("regions",), target="infiltration")
+
+
+REPORTED = {"base": 16, "depth": 3, "batch_size": 8, "lr": 1e-3, "prior_epochs": 1000, "prior_lr": 3e-3,
+            "prior_batch": 20000, "prior_patience": 1000, "prior_hidden": 32, "prior_exclude_necrosis": True}
+"""docs/results/emredl.md's setting (chosen on development phantoms only; stage B 400 iterations), shared by
+``experiments/emredl_report.py`` and the cpu preset."""
+REPORTED_EM = {"loss_normalisation": "labelled"}
+"""The reported setting of the EM term alone (with λ = 0, the PCE baseline, it changes nothing)."""
+
+
+PRESETS = {
+    "cpu": Preset("cpu", "the reported phantom setting: 2D U-Net base 16, depth 3, Adam 1e-3, 400 iterations; "
+                         "stage A width 32, 1000 epochs, drawn necrosis left out; one sum over labelled voxels",
+                  {"iterations": 400, "checkpoint_every": 50}, {**REPORTED, **REPORTED_EM}),
+    "paper": Preset("paper", "paper 000's stage B (U-Net base 32, depth 4, Adam 1e-4) and stage A (width = number of "
+                             "channels, 1000 epochs, lr 1e-4, batches of 5e4 voxels); sized for a GPU",
+                    {"checkpoint_every": 200}, {"base": 32, "depth": 4, "lr": 1e-4}),
+}
+"""``weakseg train --method emredl --preset cpu|paper`` (no gpu preset yet: nothing was measured on one)."""
 
 
 def build_method(options: dict[str, Any]):
