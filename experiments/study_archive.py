@@ -110,14 +110,21 @@ def restore_or_exit(archive: Path, root: Path, folds: list | None = None, progre
         print(f"restored {len(written)} {what} from {archive}", flush=True)
 
 
-def carried_banner(carried: dict[str, str], noun: str) -> list[str]:
-    """The report lines saying which entries (name → report date) are carried from a committed report."""
+def carried_banner(carried: dict[str, str], noun: str, remeasured: dict[str, list] | None = None) -> list[str]:
+    """The report lines saying which entries (name → report date) are carried from a committed report, and which
+    of their folds this state has measured again (``remeasured``: name → folds; archived, not shown yet)."""
     if not carried:
         return []
-    return ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + f": these "
-            f"{noun}' units were lost with a machine before their results were archived; their held-out numbers are "
-            "the committed report's, on the same split, not retrained. An entry is carried until the state holds a "
-            "fold the committed one lacks; from then on it is the state's alone.", ""]
+    again = {n: f for n, f in (remeasured or {}).items() if f and n in carried}
+    lines = ["**Carried results.** " + ", ".join(f"{n} (report of {d})" for n, d in carried.items()) + f": these "
+             f"{noun}' units were lost with a machine before their results were archived; their held-out numbers are "
+             "the committed report's, on the same split, not retrained. An entry is carried until the state holds a "
+             "fold the committed one lacks; from then on it is the state's alone."]
+    if again:
+        lines[0] += (" Measured again in this state (same configuration and seed; archived, not on this page until "
+                     "the entry is the state's): " + "; ".join(f"{n} fold(s) {', '.join(map(str, f))}"
+                                                              for n, f in again.items()) + ".")
+    return lines + [""]
 
 
 def refuse_to_shrink(previous: Path, record: dict, units_of) -> None:

@@ -163,6 +163,7 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
                if n in configs}
     for name, entry in carried.items():
         headline[name], chosen[name], ablations[name] = entry["per_case"], entry["et_threshold_by_fold"], entry["ablations"]
+        entry["remeasured_folds"] = sorted(int(k) for k in raw.get(name, {}))
     headline = {n: headline[n] for n in configs if n in headline}  # configuration order, carried ones included
     tests = {f"{a} vs {b}": paired(headline[a], headline[b]) for a, b in combinations(headline, 2)}
     done = sum(len(carried[n]["folds_done"]) if n in carried else len(raw.get(n, {})) for n in configs)
@@ -176,7 +177,8 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
                         "folds_done": carried[n]["folds_done"] if n in carried else sorted(raw.get(n, {})),
                         "train_minutes": carried[n]["train_minutes"] if n in carried else
                         {k: round((d.get("train_seconds") or 0) / 60, 1) for k, d in raw.get(n, {}).items()},
-                        **({"carried_from": carried[n]["carried_from"]} if n in carried else {}),
+                        **({"carried_from": carried[n]["carried_from"],
+                            "remeasured_folds": carried[n]["remeasured_folds"]} if n in carried else {}),
                         "et_threshold_by_fold": chosen.get(n, {}),
                         "summary": summary(headline[n]) if n in headline else None,
                         "per_case": headline.get(n, {}), "ablations": ablations.get(n, {})}
@@ -243,7 +245,8 @@ def render(record: dict, configs: dict, figures: list[Path], n_folds: int, lgg) 
                   "numbers below cover only the finished folds and will change.", ""]
     from experiments.study_archive import carried_banner
 
-    lines += carried_banner({n: c["carried_from"] for n, c in cfgs.items() if c.get("carried_from")}, "configurations")
+    lines += carried_banner({n: c["carried_from"] for n, c in cfgs.items() if c.get("carried_from")}, "configurations",
+                            {n: c.get("remeasured_folds", []) for n, c in cfgs.items()})
     lines += ["## Protocol", "",
               f"- Cases: the 22 BraTS 2018 development cases (20 HGG, 2 LGG: {', '.join(lgg)}), {n_folds} folds, "
               f"seed {record['plan']['seed']}, stratified by grade (each stratum permuted and dealt round-robin, so the two "

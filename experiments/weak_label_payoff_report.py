@@ -129,6 +129,7 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS, previous: Path | None
         in_state = {name: entry["folds_done"] for name, entry in arms.items()}
         for name, entry in carried_entries(previous, "arms", in_state, plan["folds"]).items():
             if name in arms or name == "slices-only":
+                entry["remeasured_folds"] = sorted(in_state.get(name, []))
                 arms[name] = entry
                 if name in ARM_OF:  # annotation minutes under today's cost model
                     entry["minutes"] = arm_minutes(ARM_OF[name], plan, entry["folds_done"], cost)
@@ -303,7 +304,8 @@ def render(record: dict, figure: Path | None) -> str:
                   f"{', '.join(missing)}. Numbers below cover the folds done and change as the runner continues.", ""]
     from experiments.study_archive import carried_banner
 
-    lines += carried_banner({n: a["carried_from"] for n, a in arms.items() if a.get("carried_from")}, "arms")
+    lines += carried_banner({n: a["carried_from"] for n, a in arms.items() if a.get("carried_from")}, "arms",
+                            {n: a.get("remeasured_folds", []) for n, a in arms.items()})
     if record["plan"].get("iterations_override"):
         lines += [f"**Smoke run** ({record['plan']['iterations_override']} iterations per unit): not a result.", ""]
     lines += [

@@ -208,3 +208,13 @@ def test_an_entry_is_carried_until_the_state_holds_a_fold_the_committed_report_l
     assert study_archive.carried_entries(previous, "arms", {"full-5": [0, 2]}, folds) == {}  # the state's from now on
     assert study_archive.carried_entries(previous, "arms", {}, [["a"], ["c"], ["b"]]) == {}  # another split
     assert study_archive.carried_entries(tmp_path / "none.json", "arms", {}, folds) == {}
+
+
+def test_the_carried_banner_names_folds_measured_again_in_this_state():
+    lines = study_archive.carried_banner({"full-5": "2026-12-02T00:29:56Z", "mixed-5": "2026-12-02T00:29:56Z"}, "arms",
+                                         {"full-5": [0], "mixed-5": [], "self-5": [0]})
+    assert lines[0].startswith("**Carried results.** full-5 (report of 2026-12-02T00:29:56Z), mixed-5")
+    assert lines[0].endswith("Measured again in this state (same configuration and seed; archived, not on this page "
+                             "until the entry is the state's): full-5 fold(s) 0.")  # self-5 is not carried: not named
+    assert "Measured again" not in study_archive.carried_banner({"full-5": "d"}, "arms", {"full-5": []})[0]
+    assert study_archive.carried_banner({}, "arms", {"full-5": [0]}) == []
