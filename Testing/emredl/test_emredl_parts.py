@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from weakseg.errors import WeakSegError
 from weakseg.labels.schema import ROI1, ROI2, ROI3
@@ -138,6 +139,11 @@ def test_labelled_normalisation_gives_the_core_its_voxel_weight():
     assert loss_mean == pytest.approx(parts["loss_sup"] + parts["loss_reg"])
     assert loss_lab == pytest.approx((95 * parts["loss_sup"] + 5 * parts["loss_reg"]) / 100)
     assert grads(loss_normalisation="labelled", lam=0.0)[1] == pytest.approx(grads(lam=0.0)[1])
+    # regions: each region weighs the same (a core voxel 1/20, an ROI3 voxel 1/75, an ROI2 voxel 1/5 of its term)
+    g_reg, loss_reg, _ = grads(loss_normalisation="regions")
+    assert g_reg[2, 0] / g_reg[0, 0] == pytest.approx(20 / 5) and g_reg[0, 0] / g_reg[9, 9] == pytest.approx(75 / 20)
+    core, rest = F.binary_cross_entropy_with_logits(torch.zeros(1), torch.ones(1)), parts["loss_reg"]
+    assert loss_reg == pytest.approx((core.item() + core.item() + rest) / 3)  # BCE(0, y) is log 2 for y = 0 and 1
     with pytest.raises(WeakSegError, match="loss_normalisation"):
         EMReDLConfig(loss_normalisation="sum")
 

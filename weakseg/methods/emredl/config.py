@@ -11,7 +11,7 @@ KINDS = ("structural", "physiological")
 STRUCTURAL = (("t1", "structural"), ("t1c", "structural"), ("t2", "structural"), ("flair", "structural"))
 PHYSIOLOGICAL = tuple((name, "physiological") for name in ("fa", "md", "p", "q", "rcbv", "mtt", "rcbf"))
 DISSIMILARITIES = ("abs", "binary", "kl")
-NORMALISATIONS = ("mean", "labelled")
+NORMALISATIONS = ("mean", "labelled", "regions")
 
 
 @dataclass
@@ -40,6 +40,10 @@ class EMReDLConfig(Options):
       voxel weighs |ROI1 ∪ ROI3| / |ROI2| times an ROI1 voxel; 'labelled' = the literal eq. 7,
       one sum over every voxel with a (hard or soft) label divided by their number (spec §6.9),
       so the drawn core keeps its weight against the soft targets. Identical for λ = 0.
+      'regions' (not in the paper; off by default): (mean over ROI1 + mean over ROI3 + λ·mean over
+      ROI2) / (2 + λ), each region weighing the same whatever its size, so the CNN can follow the
+      soft targets (as under 'mean') without the small drawn core losing its weight (as under
+      'mean'); with λ = 0 it is a class-balanced PCE, not PCE's plain mean.
     dissimilarity g(prior, cnn) and kappa: gamma = [g <= kappa * vacuity] (spec §6.3–4).
     epoch_iterations: M-step batches between E-steps (None: every training slice once).
     tau: threshold of the tumour probability stored with the model (the UI's default).

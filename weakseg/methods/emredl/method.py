@@ -183,9 +183,24 @@ class EMReDLMethod:
         j_sup, j_reg = sum_sup / max(n_sup, 1), sum_reg / max(n_reg, 1)
         if self.config.loss_normalisation == "labelled":
             loss = (sum_sup + self.config.lam * sum_reg) / max(n_sup + self.config.lam * n_reg, 1.0)
+        elif self.config.loss_normalisation == "regions":
+            loss = self._per_region(logit, regions, j_reg)
         else:
             loss = j_sup + self.config.lam * j_reg
         return loss, {"loss": loss.detach().item(), "loss_sup": j_sup.detach().item(), "loss_reg": j_reg.detach().item()}
+
+    def _per_region(self, logit: torch.Tensor, regions: torch.Tensor, j_reg: torch.Tensor) -> torch.Tensor:
+        """(mean BCE over ROI1 + over ROI3 + λ·J_reg) / (number of terms present): each region weighs the same."""
+        terms = []
+        for region, target in ((emdata.ROI1, 1.0), (emdata.ROI3, 0.0)):
+            inside = regions == region
+            if inside.any():
+                terms.append(F.binary_cross_entropy_with_logits(logit[inside], torch.full_like(logit[inside], target)))
+        weight = float(len(terms))
+        total = sum(terms) if terms else logit.sum() * 0.0
+        if self.config.lam and (regions == emdata.ROI2).any():
+            total, weight = total + self.config.lam * j_reg, weight + self.config.lam
+        return total / max(weight, 1.0)
 
     def loss(self, network, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return self.objective(tumour_logit(network, batch["images"]), batch["regions"], batch["q"])
