@@ -166,6 +166,14 @@ def carried_entries(previous: Path, section: str, folds_in_state: dict[str, list
     return out
 
 
+def remeasured_folds(state_per_case: dict[str, dict], carried_per_case: dict[str, dict]) -> list[int]:
+    """Folds whose held-out scores in the state differ from the carried entry's: measured again (a fold restored
+    from the archive has the carried numbers and is not counted). Per-case rows carry their ``fold``."""
+    return sorted({int(row["fold"]) for case, row in state_per_case.items()
+                   if {k: v for k, v in row.items() if k != "fold"} !=
+                   {k: v for k, v in carried_per_case.get(case, {}).items() if k != "fold"}})
+
+
 RESUME_FORMAT = "weakseg-study-resume/1"
 MAX_RESUME_BYTES = 24 * 1024 * 1024
 """A resume archive larger than this is not written (it would bloat the repository): such units restart."""

@@ -156,14 +156,14 @@ def write_report(root: Path, out: Path, configs: dict) -> Path:
             folds, v.tta, v.cc, 0 if v.et != 0 else "cv", ET_THRESHOLDS)[0]
         ablations[name] = {label: {"summary": summary(s), "headline_minus_this": paired(headline[name], s)}
                            for label, s in rows.items()}
-    from experiments.study_archive import carried_entries
+    from experiments.study_archive import carried_entries, remeasured_folds
 
     carried = {n: e for n, e in carried_entries(out / "tumour-accuracy.json", "configs",
                                                   {n: sorted(raw.get(n, {})) for n in configs}, plan["folds"]).items()
                if n in configs}
     for name, entry in carried.items():
+        entry["remeasured_folds"] = remeasured_folds(headline.get(name, {}), entry["per_case"])
         headline[name], chosen[name], ablations[name] = entry["per_case"], entry["et_threshold_by_fold"], entry["ablations"]
-        entry["remeasured_folds"] = sorted(int(k) for k in raw.get(name, {}))
     headline = {n: headline[n] for n in configs if n in headline}  # configuration order, carried ones included
     tests = {f"{a} vs {b}": paired(headline[a], headline[b]) for a, b in combinations(headline, 2)}
     done = sum(len(carried[n]["folds_done"]) if n in carried else len(raw.get(n, {})) for n in configs)

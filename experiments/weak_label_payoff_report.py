@@ -124,12 +124,13 @@ def collect(root: Path, cost, gan_seeds: Path = GAN_SEEDS, previous: Path | None
     if slices_only:
         arms["slices-only"] = slices_only
     if previous is not None:
-        from experiments.study_archive import carried_entries
+        from experiments.study_archive import carried_entries, remeasured_folds
 
         in_state = {name: entry["folds_done"] for name, entry in arms.items()}
         for name, entry in carried_entries(previous, "arms", in_state, plan["folds"]).items():
             if name in arms or name == "slices-only":
-                entry["remeasured_folds"] = sorted(in_state.get(name, []))
+                entry["remeasured_folds"] = remeasured_folds(arms[name]["per_case"] if name in arms else {},
+                                                             entry["per_case"])
                 arms[name] = entry
                 if name in ARM_OF:  # annotation minutes under today's cost model
                     entry["minutes"] = arm_minutes(ARM_OF[name], plan, entry["folds_done"], cost)

@@ -218,3 +218,9 @@ def test_the_carried_banner_names_folds_measured_again_in_this_state():
                              "until the entry is the state's): full-5 fold(s) 0.")  # self-5 is not carried: not named
     assert "Measured again" not in study_archive.carried_banner({"full-5": "d"}, "arms", {"full-5": []})[0]
     assert study_archive.carried_banner({}, "arms", {"full-5": [0]}) == []
+
+
+def test_a_fold_restored_from_the_archive_is_not_called_measured_again():
+    carried = {"A": {"WT": 0.8, "fold": 0}, "B": {"WT": 0.7, "fold": 1}}
+    assert study_archive.remeasured_folds({"A": {"WT": 0.8, "fold": 0}}, carried) == []  # the archived copy
+    assert study_archive.remeasured_folds({"A": {"WT": 0.81, "fold": 0}, "B": {"WT": 0.7, "fold": 1}}, carried) == [0]
