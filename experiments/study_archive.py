@@ -149,7 +149,7 @@ def carried_entries(previous: Path, section: str, folds_in_state: dict[str, list
 
     A machine lost before the study archive existed took its units' files with it; their held-out results are in
     the committed report, measured on the same split. An entry is carried (marked ``carried_from``) while the state
-    holds no fold the committed entry lacks: a re-measured fold of it is kept in the archive but does not replace a
+    lacks one of its folds and holds none it lacks: a re-measured fold of it is kept in the archive but does not replace a
     complete entry piece by piece (its variant tables would not add up). Once the state has a new fold, the entry
     is the state's alone, and ``refuse_to_shrink`` stops a report that would lose a committed fold of it."""
     if not previous.is_file():
@@ -160,8 +160,8 @@ def carried_entries(previous: Path, section: str, folds_in_state: dict[str, list
     stamp = committed.get("created") or committed.get("generated")
     out = {}
     for name, entry in committed.get(section, {}).items():
-        done = set(entry.get("folds_done") or [])
-        if done and set(folds_in_state.get(name, ())) <= done:
+        done, held = set(entry.get("folds_done") or []), set(folds_in_state.get(name, ()))
+        if done and held < done:  # the state lacks a committed fold (holding them all, it reports its own)
             out[name] = {**entry, "carried_from": entry.get("carried_from", stamp)}
     return out
 
