@@ -13,17 +13,16 @@ recognises, so the same segmentation also feeds it.
 from __future__ import annotations
 
 import numpy as np
-from slicer import vtkMRMLSegmentationNode
 
 from weakseg.errors import WeakSegError
 from weakseg.labels import WeakLabelStore
 from weakseg_mrml import ROLE_ATTRIBUTE
-from weakseg_mrml.segmentation import CLASS_TAG, add_segment_from_mask, place_beside, segment_mask, set_reference_geometry
+from weakseg_mrml.segmentation import (CLASS_TAG, add_segment_from_mask, find_role_node, get_or_create_role_node,
+                                      segment_mask)
 from weakseg_mrml.tags import get_tag, segment_ids_with_tag
 from weakseg_mrml.volumes import image_from_volume
 
 ROLE = "region-masks"
-VOLUME_REFERENCE = "WeakSeg.volume"
 CLASSES = {"core": ("Enhancing core", (0.9, 0.2, 0.2)), "flair": ("FLAIR abnormality", (0.3, 0.7, 1.0)),
            "necrosis": ("Necrosis", (1.0, 0.9, 0.3))}
 """Store class → (segment name, colour). 'core' holds the whole core, necrosis included (spec §7)."""
@@ -31,27 +30,11 @@ REQUIRED = ("core", "flair")
 
 
 def find_node(scene, volume_node):
-    nodes = scene.GetNodesByClass("vtkMRMLSegmentationNode")
-    for index in range(nodes.GetNumberOfItems()):
-        node = nodes.GetItemAsObject(index)
-        if node.GetAttribute(ROLE_ATTRIBUTE) == ROLE and node.GetNodeReferenceID(VOLUME_REFERENCE) == volume_node.GetID():
-            return node
-    return None
+    return find_role_node(scene, volume_node, ROLE)
 
 
 def get_or_create_node(scene, volume_node):
-    node = find_node(scene, volume_node)
-    if node is not None:
-        return node
-    node = vtkMRMLSegmentationNode()
-    node.SetName(scene.GenerateUniqueName(f"{volume_node.GetName()} core and FLAIR masks"))
-    node.SetAttribute(ROLE_ATTRIBUTE, ROLE)
-    scene.AddNode(node)
-    node.SetNodeReferenceID(VOLUME_REFERENCE, volume_node.GetID())
-    node.CreateDefaultDisplayNodes()
-    set_reference_geometry(node, image_from_volume(volume_node), volume_node)
-    place_beside(node, volume_node)
-    return node
+    return get_or_create_role_node(scene, volume_node, ROLE, "core and FLAIR masks")
 
 
 def segment_id(node, cls: str) -> str | None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from slicer import vtkMRMLSegmentationNode
 
 from weakseg.labels import BACKGROUND, FOREGROUND, UNKNOWN, WeakLabelStore
 from weakseg_mrml import ATTRIBUTE_PREFIX, ROLE_ATTRIBUTE
-from weakseg_mrml.segmentation import CLASS_TAG, add_segment_from_mask, place_beside, segment_mask, set_reference_geometry
+from weakseg_mrml.segmentation import (CLASS_TAG, add_segment_from_mask, find_role_node, get_or_create_role_node,
+                                      segment_mask)
 from weakseg_mrml.tags import get_tag, segment_ids_with_tag
 from weakseg_mrml.volumes import image_from_volume
 
@@ -26,33 +26,16 @@ log = logging.getLogger("weakseg")
 ROLE = "scribbles"
 POLARITY_TAG = ATTRIBUTE_PREFIX + "Polarity"
 SEGMENT_ROLE_TAG = ROLE_ATTRIBUTE
-VOLUME_REFERENCE = "WeakSeg.volume"
 POLARITIES = ("foreground", "background")
 COLORS = {"foreground": (0.2, 0.85, 0.3), "background": (0.9, 0.25, 0.25)}
 
 
 def find_scribble_node(scene, volume_node):
-    nodes = scene.GetNodesByClass("vtkMRMLSegmentationNode")
-    for index in range(nodes.GetNumberOfItems()):
-        node = nodes.GetItemAsObject(index)
-        if node.GetAttribute(ROLE_ATTRIBUTE) == ROLE and node.GetNodeReferenceID(VOLUME_REFERENCE) == volume_node.GetID():
-            return node
-    return None
+    return find_role_node(scene, volume_node, ROLE)
 
 
 def get_or_create_scribble_node(scene, volume_node):
-    node = find_scribble_node(scene, volume_node)
-    if node is not None:
-        return node
-    node = vtkMRMLSegmentationNode()
-    node.SetName(scene.GenerateUniqueName(f"{volume_node.GetName()} scribbles"))
-    node.SetAttribute(ROLE_ATTRIBUTE, ROLE)
-    scene.AddNode(node)
-    node.SetNodeReferenceID(VOLUME_REFERENCE, volume_node.GetID())
-    node.CreateDefaultDisplayNodes()
-    set_reference_geometry(node, image_from_volume(volume_node), volume_node)
-    place_beside(node, volume_node)
-    return node
+    return get_or_create_role_node(scene, volume_node, ROLE, "scribbles")
 
 
 def scribble_segment_id(node, cls: str, polarity: str) -> str | None:

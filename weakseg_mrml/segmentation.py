@@ -219,3 +219,36 @@ def labelmap_from_segmentation(segmentation_node, reference: sitk.Image,
     image = sitk.GetImageFromArray(out)
     image.CopyInformation(reference)
     return image
+
+
+VOLUME_REFERENCE = "WeakSeg.volume"
+"""Node reference from a weak-label segmentation (scribbles, region masks) to the case volume it annotates."""
+
+
+def find_role_node(scene, volume_node, role: str):
+    """The segmentation of ``role`` (``WeakSeg.Role``) that annotates ``volume_node``, or None."""
+    nodes = scene.GetNodesByClass("vtkMRMLSegmentationNode")
+    for index in range(nodes.GetNumberOfItems()):
+        node = nodes.GetItemAsObject(index)
+        if node.GetAttribute(ROLE_ATTRIBUTE) == role and node.GetNodeReferenceID(VOLUME_REFERENCE) == volume_node.GetID():
+            return node
+    return None
+
+
+def get_or_create_role_node(scene, volume_node, role: str, suffix: str):
+    """That segmentation, created on the volume's grid (named '<volume> <suffix>') when there is none yet."""
+    node = find_role_node(scene, volume_node, role)
+    if node is not None:
+        return node
+    from weakseg_mrml.volumes import image_from_volume
+
+    node = vtkMRMLSegmentationNode()
+    node.SetName(scene.GenerateUniqueName(f"{volume_node.GetName()} {suffix}"))
+    node.SetAttribute(ROLE_ATTRIBUTE, role)
+    scene.AddNode(node)
+    node.SetNodeReferenceID(VOLUME_REFERENCE, volume_node.GetID())
+    node.CreateDefaultDisplayNodes()
+    set_reference_geometry(node, image_from_volume(volume_node), volume_node)
+    place_beside(node, volume_node)
+    return node
+
