@@ -39,6 +39,11 @@ class TrainConfig:
     model_id: a safe name (it becomes a folder name when the model is registered).
     family: models that are one model for different sequence subsets share a family name (on
       the card); ``weakseg segment`` falls back to the member a case has the sequences for.
+    amp: mixed precision on CUDA (bfloat16, or float16 with loss scaling).
+    cpu_bfloat16: bfloat16 autocast on a CPU that computes it natively (AMX / AVX512-BF16): the
+      weights, optimiser and losses stay float32, convolutions run in bfloat16; about 1.6x faster
+      per iteration on this project's CPU (docs/results/cpu-bfloat16.md). Off by default; a CPU
+      without native support trains in float32 and says so (emulated bfloat16 is slower).
 
     Every field is type- and range-checked on construction (``weakseg.io.validate``), the
     same checks whether the values come from the command line, a JSON file or a job.
@@ -60,6 +65,7 @@ class TrainConfig:
     log_every: int = spec(10, minimum=1)
     device: str = spec("auto", choices=("auto", "cpu", "cuda", "mps"))
     amp: bool = True
+    cpu_bfloat16: bool = False
     threads: int | None = spec(None, minimum=1, maximum=1024)
     cache_dir: str | None = None
     model_id: str = spec("model", name=True)

@@ -76,6 +76,7 @@ class Trainer:
         self.method = method
         self.progress = progress
         self.cancel = cancel
+        self.precision = "float32"  # set by _autocast when the loop starts
         self.out = Path(config.out) if config.out else None
         if self.out is None:
             raise WeakSegError("no output folder given for the training run")
@@ -122,10 +123,20 @@ class Trainer:
         return state
 
     def _autocast(self, device: torch.device):
+        """(autocast context factory, grad scaler or None); records the precision for the card."""
+        self.precision = "float32"
+        if device.type == "cpu" and self.config.cpu_bfloat16:
+            from weakseg.inference import fast_network
+
+            if fast_network.native_bfloat16():
+                self.precision = "bfloat16 autocast (CPU)"
+                return (lambda: torch.autocast("cpu", dtype=torch.bfloat16)), None
+            log.warning("cpu_bfloat16: this CPU has no native bfloat16 (AMX / AVX512-BF16); training in float32")
         if device.type != "cuda" or not self.config.amp:
             return contextlib.nullcontext, None
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        self.precision = f"{'bfloat16' if scaler is None else 'float16'} autocast (CUDA)"
         return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
 
     # --- the loop ----------------------------------------------------------------------------------------------
@@ -278,7 +289,7 @@ class Trainer:
         training = {
             "dataset": str(cfg.dataset), "full_cases": full, "weak_cases": weak,
             "validation_cases": [c.case_id for c in val_cases], "iterations": cfg.iterations, "seed": cfg.seed,
-            "world_size": info.world_size, "device": str(device), "slice_pools": pools,
+            "world_size": info.world_size, "device": str(device), "precision": self.precision, "slice_pools": pools,
             "seconds": round(time.perf_counter() - started, 1),
             "method_config": self.method.config.to_dict(), "validation_history": history,
         }
