@@ -592,17 +592,23 @@ def unit_progress(unit: Unit) -> dict:
         result = json.loads(unit.eval_file.read_text())
         return {"state": "done", "train_seconds": result.get("train_seconds")}
     info: dict = {"state": "trained" if unit.trained() else "pending", "failures": unit.failures()}
-    events = unit.run_dir / "events.jsonl"
-    if events.is_file() and not unit.trained():
-        last = None
+    logs = [unit.run_dir / "events.jsonl", *sorted((unit.run_dir / "stages").glob("*/events.jsonl"))]
+    logs = [p for p in logs if p.is_file()]
+    if logs and not unit.trained():  # a staged method (2D-3D): the stage training now is the newest log
+        events = max(logs, key=lambda p: p.stat().st_mtime)
+        start, last = None, None
         with open(events) as handle:
             for line in handle:
-                if '"iteration"' in line and '"event": "iteration"' in line:
+                if '"event": "iteration"' in line:
                     last = line
+                elif '"event": "start"' in line:
+                    start = line
         if last:
             event = json.loads(last)
             info.update(state="training", iteration=event["iteration"] + 1, seconds_per_iteration=event.get("seconds_per_iteration"),
                         eta_min=round(event.get("eta_seconds", 0) / 60, 1))
+            if events.parent.parent.name == "stages":
+                info.update(stage=events.parent.name, stage_iterations=json.loads(start)["iterations"] if start else None)
     return info
 
 
@@ -620,7 +626,9 @@ def show_status(args, configs: dict[str, Spec]) -> int:
         info = unit_progress(unit)
         text = info["state"]
         if info["state"] == "training":
-            text += f" {info['iteration']}/{record.get('iterations_override') or unit.spec.iterations} ({info['seconds_per_iteration']} s/it, ETA {info['eta_min']} min)"
+            total = info.get("stage_iterations") or record.get("iterations_override") or unit.spec.iterations
+            stage = f" stage {info['stage']}" if info.get("stage") else ""
+            text += f"{stage} {info['iteration']}/{total} ({info['seconds_per_iteration']} s/it, ETA {info['eta_min']} min{' for the stage' if stage else ''})"
         if info.get("failures"):
             text += f", {info['failures']} failed attempt(s)"
         if info["state"] == "done" and info.get("train_seconds"):

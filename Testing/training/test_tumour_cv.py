@@ -150,3 +150,20 @@ def test_triplanar_2d_waits_for_the_2d3d_model_then_scores_its_2d_networks_witho
     key = "tta1_cc0_et0"
     assert all(0 <= b["per_case"][case][key][r] <= 1 for b in both for r in ("WT", "TC", "ET"))
     assert both[0]["per_case"] != both[1]["per_case"]  # the 2D networks alone are not the 3D network's output
+
+
+def test_status_shows_the_stage_a_staged_unit_is_training(tmp_path):
+    """A 2D-3D unit trains stage by stage (each with its own events): status names the newest stage and its length."""
+    import os
+
+    unit = tumour_cv.Unit(tumour_cv.CONFIGS["2d3d"], 1, tmp_path)
+    for i, (stage, iterations, done) in enumerate([("2d-axial", 2000, 2000), ("2d-coronal", 2000, 340)]):
+        log = unit.run_dir / "stages" / stage / "events.jsonl"
+        log.parent.mkdir(parents=True)
+        log.write_text(json.dumps({"event": "start", "iteration": 0, "iterations": iterations}) + "\n" + "".join(
+            json.dumps({"event": "iteration", "iteration": k - 1, "seconds_per_iteration": 0.5,
+                        "eta_seconds": (iterations - k) * 0.5}) + "\n" for k in range(20, done + 1, 20)))
+        os.utime(log, (1000 + i, 1000 + i))  # the coronal stage is the newer one
+    info = tumour_cv.unit_progress(unit)
+    assert info["state"] == "training" and info["stage"] == "2d-coronal"
+    assert (info["iteration"], info["stage_iterations"], info["eta_min"]) == (340, 2000, 13.8)
